@@ -1,0 +1,76 @@
+# make run   : set up, build the example image and serve it on 127.0.0.1:5353 (socket stack)
+# make test  : set up (system packages included) and run every test
+# make bench : set up and run the benchmarks (bench/README.md)
+
+PY        ?= python3
+VENV      := .venv
+VPY       := $(VENV)/bin/python
+PIP       := $(VPY) -m pip
+STAMP     := $(VENV)/.deps-stamp
+BUILT     := $(VENV)/.built-stamp
+IMAGE     := out/example.img
+LISTEN    ?= 127.0.0.1:5353
+PYDEPS    := cython dnslib scapy pytest pytest-benchmark hypothesis ruff cython-lint setuptools wheel
+# what the tests run against (real peers and clients, DESIGN.md section 8)
+APT_PKGS  := nsd knot bind9 dnsperf bind9-dnsutils knot-dnsutils iproute2 iputils-ping
+
+SOURCES := $(shell find appliance zones netstack pvboot -name '*.py' -o -name '*.pyx' \
+             -o -name '*.pxd' -o -name '*.h' -o -name '*.c' 2>/dev/null | grep -v '\.c$$\|/build/') setup.py
+
+.PHONY: all venv build run test test-fast bench lint clean distclean syspkgs example
+
+all: build
+
+$(STAMP):
+	$(PY) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(PYDEPS)
+	touch $@
+
+venv: $(STAMP)
+
+$(BUILT): $(STAMP) $(SOURCES)
+	$(PIP) install -q --no-build-isolation -e .
+	touch $@
+
+build: $(BUILT)
+
+# System packages the tests need; installed only when missing (CI and a fresh machine are root).
+syspkgs:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(IMAGE): $(BUILT) zones/examples/example.com.zone
+	@mkdir -p out
+	$(VENV)/bin/appliance build zones/examples/example.com.zone \
+	  --identity example-appliance -o $(IMAGE)
+
+example: $(IMAGE)
+
+run: $(IMAGE)
+	@echo "try:  dig @$(firstword $(subst :, ,$(LISTEN))) -p $(lastword $(subst :, ,$(LISTEN))) www.example.com A"
+	$(VENV)/bin/appliance run $(IMAGE) --listen $(LISTEN)
+
+test: syspkgs $(BUILT)
+	$(VPY) -m pytest -q
+
+test-fast: $(BUILT)
+	$(VPY) -m pytest -q -m "not slow"
+
+bench: syspkgs $(BUILT)
+	$(VENV)/bin/appliance bench
+
+lint: $(BUILT)
+	$(VENV)/bin/ruff check appliance zones netstack pvboot bench tests
+	$(VENV)/bin/cython-lint appliance
+
+clean:
+	rm -rf build out *.egg-info appliance/*.c appliance/*.so appliance/*.html $(BUILT)
+
+distclean: clean
+	rm -rf $(VENV)

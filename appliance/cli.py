@@ -1,0 +1,232 @@
+"""The operator's interface (DESIGN.md section 9): check-zone, build, inspect, run, bench.
+
+Errors are one line on stderr and a non-zero exit, never a traceback (set APPLIANCE_DEBUG=1 to
+see one for an internal error).
+"""
+
+import argparse
+import os
+import socket
+import sys
+
+from . import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
+
+
+class CLIError(Exception):
+    """A one-line error for the operator."""
+
+
+def _err(msg: str):
+    print("appliance: %s" % msg, file=sys.stderr)
+
+
+# -- check-zone -------------------------------------------------------------------------------
+def cmd_check_zone(args) -> int:
+    from zones import check
+    argv = list(args.files)
+    if args.origin:
+        argv += ["--origin", args.origin]
+    return check.main(argv)
+
+
+# -- build ------------------------------------------------------------------------------------
+def _zone_sources(files, zone_args):
+    from .builder import ZoneSource
+    out = [ZoneSource(f) for f in files]
+    for spec in zone_args or []:
+        origin, sep, path = spec.partition("=")
+        if not sep or not origin or not path:
+            raise CLIError("--zone wants ORIGIN=FILE, got %r" % spec)
+        out.append(ZoneSource(path, origin if origin.endswith(".") else origin + "."))
+    if not out:
+        raise CLIError("no zone files given")
+    return out
+
+
+def cmd_build(args) -> int:
+    from zones.errors import ZoneError
+
+    from .builder import build
+    from .compiler import BuildOptions
+    sources = _zone_sources(args.files, args.zone)
+    options = BuildOptions(identity=args.identity, version=args.server_version)
+    try:
+        res = build(sources, args.output, options)
+    except ZoneError as e:
+        for p in e.problems:
+            print(str(p), file=sys.stderr)
+        _err("build refused: %d problem%s in the zones" % (
+            len(e.problems), "" if len(e.problems) == 1 else "s"))
+        return EXIT_FAIL
+    for w in res.warnings:
+        print(str(w), file=sys.stderr)
+    zones = ", ".join("%s (serial %d, %d records)" % (z["origin"], z["serial"], z["records"])
+                      for z in res.meta["zones"])
+    print("built %s: %s; table %d bytes, %d names, %d answers; sha256 %s" % (
+        res.path, zones, res.stats.table_len, res.stats.nodes, res.stats.entries,
+        res.digest))
+    return EXIT_OK
+
+
+# -- inspect ----------------------------------------------------------------------------------
+def cmd_inspect(args) -> int:
+    from .image import open_image
+    img = open_image(args.image)
+    try:
+        m = img.meta
+        print("image     %s" % args.image)
+        print("format    %d (%s)" % (m["format"], m.get("builder", "?")))
+        print("size      %d bytes (table %d bytes)" % (img.size, len(img.table)))
+        print("sha256    %s (verified)" % img.digest)
+        for z in m["zones"]:
+            print("zone      %s serial %d, %d records in %d RRsets, source sha256 %s" % (
+                z["origin"], z["serial"], z["records"], z["rrsets"], z["source_sha256"]))
+        t = m["table"]
+        print("table     %d names, %d answers (%d variants), longest probe %d" % (
+            t["nodes"], t["entries"], t["variants"], t["max_probe"]))
+        ch = m.get("chaos", {})
+        print("chaos     identity %s, version %s" % (
+            _quoted(ch.get("identity")), _quoted(ch.get("version"))))
+    finally:
+        img.close()
+    return EXIT_OK
+
+
+def _quoted(s):
+    return "REFUSED" if s is None else '"%s"' % s
+
+
+# -- run --------------------------------------------------------------------------------------
+def parse_listen(spec: str) -> tuple[int, str, int]:
+    """ADDR:PORT or [V6ADDR]:PORT -> (family, address, port)."""
+    if spec.startswith("["):
+        host, sep, port = spec[1:].partition("]:")
+        family = socket.AF_INET6
+    else:
+        host, sep, port = spec.rpartition(":")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CLIError("--listen wants ADDR:PORT or [ADDR]:PORT, got %r" % spec)
+    try:
+        socket.inet_pton(family, host)
+    except OSError:
+        raise CLIError("--listen: %r is not an IP address" % host) from None
+    return family, host, int(port)
+
+
+def format_counters(c: dict) -> str:
+    parts = ["%s=%d" % (k, v) for k, v in c.items() if v or k == "queries"]
+    return "counters: " + " ".join(parts)
+
+
+def cmd_run(args) -> int:
+    from .engine import Engine
+    from .image import open_image
+    from .udpserver import UDPServer
+    if not args.listen:
+        raise CLIError("run needs --listen ADDR:PORT (the direct stack comes with --netdev)")
+    family, host, port = parse_listen(args.listen)
+    img = open_image(args.image)
+    engine = Engine(img.table)
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise CLIError("cannot listen on %s: %s" % (args.listen, e.strerror)) from None
+    sock.setblocking(False)
+    server = UDPServer(engine, sock.fileno())
+    zones = ", ".join("%s (serial %d)" % (z["origin"], z["serial"]) for z in img.meta["zones"])
+    where = "[%s]:%d" % (host, port) if family == socket.AF_INET6 else "%s:%d" % (host, port)
+    print("serving %s from %s (sha256 %s) on %s/udp, socket stack" % (
+        zones, args.image, img.digest[:16], where), flush=True)
+
+    def dump():
+        print(format_counters(_all_counters(engine, server)), flush=True)
+
+    signum = server.serve(dump)
+    print("stopped by signal %d; %s" % (signum, format_counters(_all_counters(engine, server))),
+          flush=True)
+    sock.close()
+    return EXIT_OK
+
+
+def _all_counters(engine, server) -> dict:
+    c = engine.counters()
+    c["drop_truncated_query"] = server.drop_truncated_query
+    c["send_errors"] = server.send_errors
+    return c
+
+
+# -- bench ------------------------------------------------------------------------------------
+def cmd_bench(args) -> int:
+    import subprocess
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cmd = [sys.executable, "-m", "pytest", os.path.join(here, "bench"), "-q",
+           "--benchmark-only", "-p", "no:cacheprovider"] + list(args.pytest_args)
+    return subprocess.call(cmd, cwd=here)
+
+
+# -- main -------------------------------------------------------------------------------------
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="appliance",
+                                description="A sealed authoritative DNS appliance.")
+    p.add_argument("--version", action="version", version="appliance %s" % __version__)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("check-zone", help="check zone files, like nsd-checkzone")
+    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("--origin", help="the zone's origin (default: $ORIGIN or the SOA owner)")
+    s.set_defaults(func=cmd_check_zone)
+
+    s = sub.add_parser("build", help="compile zones into a sealed image")
+    s.add_argument("files", nargs="*", metavar="FILE")
+    s.add_argument("--zone", action="append", metavar="ORIGIN=FILE",
+                   help="a zone file with its origin given (repeatable)")
+    s.add_argument("-o", "--output", required=True, metavar="IMG")
+    s.add_argument("--identity", help="CHAOS TXT id.server / hostname.bind (default REFUSED)")
+    s.add_argument("--server-version", metavar="TEXT",
+                   help="CHAOS TXT version.bind / version.server (default REFUSED)")
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("inspect", help="show an image's zones, serials, sizes and hash")
+    s.add_argument("image", metavar="IMG")
+    s.set_defaults(func=cmd_inspect)
+
+    s = sub.add_parser("run", help="serve an image")
+    s.add_argument("image", metavar="IMG")
+    s.add_argument("--listen", metavar="ADDR:PORT", help="socket stack: kernel UDP on ADDR:PORT")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("bench", help="run the benchmarks in bench/")
+    s.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv=None) -> int:
+    from .image import ImageError
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CLIError, ImageError) as e:
+        _err(str(e))
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return EXIT_FAIL
+    except Exception as e:  # noqa: BLE001 - the last line of defence: one line, not a trace
+        if os.environ.get("APPLIANCE_DEBUG") == "1":
+            raise
+        _err("internal error: %s: %s (APPLIANCE_DEBUG=1 shows the traceback)" % (
+            type(e).__name__, e))
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

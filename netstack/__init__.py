@@ -1,0 +1,1 @@
+"""Our own Ethernet/ARP/IPv4/ICMP/UDP stack over pvboot rings (filled by the direct-stack issue)."""
