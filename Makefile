@@ -67,7 +67,7 @@ bench: syspkgs $(BUILT)
 
 lint: $(BUILT)
 	$(VENV)/bin/ruff check appliance zones netstack pvboot bench tests
-	$(VENV)/bin/cython-lint appliance
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cython-lint appliance
 
 clean:
 	rm -rf build out *.egg-info appliance/*.c appliance/*.so appliance/*.html $(BUILT)

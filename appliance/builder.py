@@ -43,7 +43,7 @@ def load_zones(sources: list[ZoneSource]) -> tuple[list, list]:
         k = names.key(z.origin)
         if k in seen:
             from zones.errors import ZoneProblem
-            problems.append(ZoneProblem(None, "zone %s is given twice (%s and %s)" % (
+            problems.append(ZoneProblem("zone %s is given twice (%s and %s)" % (
                 names.to_text(z.origin), seen[k], z.files[0])))
         seen[k] = z.files[0]
     if problems:

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from zones import names
-from zones.model import Zone
+from zones.model import Zone, rdata_name
 
 from . import layout as L
 from .engine import hash_name
@@ -20,9 +20,10 @@ from .wire import (
     ANCESTOR,
     ANSWER,
     AUTHORITY,
+    COMPRESSED_RDATA,
     EXACT,
     HEADER_LEN,
-    OPTIONAL_AUTHORITY,
+    QNAME,
     WILDCARD,
     Encoder,
 )
@@ -43,6 +44,7 @@ class Variant:
     ar: int
     tc: bool
     needed: int           # the smallest room that would have let one more record in
+    an_len: int = 0       # where the answer section ends in the body
     min_avail: int = 0
 
     def key(self):
@@ -51,48 +53,32 @@ class Variant:
 
 def encode(ans: Answer, template: bytes, mode: str, avail: int = 65535) -> Variant:
     """Encode an answer into at most ``avail`` octets after the question, the way NSD fills a
-    packet: RRsets in section order; one that does not fit in the answer or authority section
-    truncates the message (TC); one that does not fit in the optional sections is left out and
-    ends them (NSD packet.c with minimal responses, RFC 9471 for referral glue)."""
+    packet: whole RRsets in section order, and the first one that does not fit ends the
+    message. In the answer section or a mandatory authority RRset (referral NS, negative SOA)
+    it sets TC; in the optional sections (the NS set of a positive answer, additional data) it
+    is just left out (NSD packet.c, measured in tests/NSD_BEHAVIOUR.md item 2)."""
     enc = Encoder(template, mode, avail)
     counts = [0] * 6
     tc = False
-    done = False
-    parts = ans.ordered()
-    section = ANSWER
-    for section in range(6):
-        if tc:
-            break
-        for p in parts:
-            if tc:
+    an_len = 0
+    for p in ans.ordered():
+        mark = enc.mark()
+        added = 0
+        for rdata in p.rrset.rdatas:
+            if not enc.rr(p.owner, p.rrset.rtype, p.rrset.rclass, p.ttl, rdata):
                 break
-            if p.section != section:
-                continue
-            mark = enc.mark()
-            added = 0
-            all_added = True
-            for rdata in p.rrset.rdatas:
-                if enc.rr(p.owner, p.rrset.rtype, p.rrset.rclass, p.ttl, rdata):
-                    added += 1
-                else:
-                    all_added = False
-                    break
-            if not all_added and section >= OPTIONAL_AUTHORITY:
-                enc.reset(mark)
-                added = 0
-                done = True
-            if not all_added and section in (ANSWER, AUTHORITY):
-                enc.reset(mark)
-                tc = True
-                added = 0
-            counts[section] += added
-        if done:
-            # a referral must carry a usable address or make the client retry over TCP
-            if section == ADDITIONAL_A and counts[ADDITIONAL_A] == 0 and ans.delegation:
-                tc = True
+            added += 1
+        if added < len(p.rrset.rdatas):
+            enc.reset(mark)
+            tc = p.section in (ANSWER, AUTHORITY)
+            if p.section == ADDITIONAL_A and counts[ADDITIONAL_A] == 0 and ans.delegation:
+                tc = True   # a referral must carry a usable address (RFC 9471)
             break
+        counts[p.section] += added
+        if p.section == ANSWER:
+            an_len = len(enc.buf)
     return Variant(bytes(enc.buf), list(enc.fixups), counts[0], counts[1] + counts[2],
-                   counts[3] + counts[4] + counts[5], tc, enc.needed)
+                   counts[3] + counts[4] + counts[5], tc, enc.needed, an_len)
 
 
 def variants(ans: Answer, template: bytes, mode: str) -> list[Variant]:
@@ -162,23 +148,36 @@ class Compiler:
         self._shared: dict = {}
 
     # -- entries -------------------------------------------------------------------------
-    def _entry(self, ans: Answer, template: bytes, mode: str) -> int:
-        flags = L.FLAG_QR | (L.FLAG_AA if ans.aa else 0) | ans.rcode
+    def _entry(self, ans: Answer, template: bytes, mode: str, ans_any: Answer) -> int:
+        """Store an answer (and how a QCLASS ANY query differs from it); its offset."""
         vs = variants(ans, template, mode)
-        key = (flags, len(template), tuple((v.min_avail,) + v.key() for v in vs))
+        flags = L.FLAG_QR | (L.FLAG_AA if ans.aa else 0) | ans.rcode
+        twin = 0
+        any_vs = variants(ans_any, template, mode)
+        any_flags = L.FLAG_QR | (L.FLAG_AA if ans_any.aa else 0) | ans_any.rcode
+        same = any_flags == flags and _vkey(any_vs) == _vkey(vs)
+        if not same and not _answer_section_of(vs[0], any_vs[0], flags, any_flags):
+            twin = self._store(any_flags, template, any_vs, 0)
+        return self._store(flags, template, vs, twin, same)
+
+    def _store(self, flags: int, template: bytes, vs: list, twin: int, twin_self=False) -> int:
+        key = (flags, len(template), _vkey(vs), twin, twin_self)
         off = self._shared.get(key)
         if off is not None:
             return off
-        out = bytearray(L.ENTRY.pack(flags, len(template), len(vs), 0))
+        out = bytearray(L.ENTRY.pack(flags, len(template), len(vs), 0, twin))
         vpos = len(out)
         out += bytes(L.VARIANT.size * len(vs))
         entry_off = self.blob.put(bytes(out))
+        if twin_self:
+            L.ENTRY.pack_into(self.blob.data, entry_off, flags, len(template), len(vs), 0,
+                              entry_off)
         for i, v in enumerate(vs):
             data = v.body + b"".join(f.to_bytes(2, "little") for f in v.fixups)
             data_off = self.blob.put(data)
             L.VARIANT.pack_into(self.blob.data, entry_off + vpos + i * L.VARIANT.size,
                                 v.min_avail, len(v.body), len(v.fixups), int(v.tc),
-                                v.an, v.ns, v.ar, 0, data_off)
+                                v.an, v.ns, v.ar, v.an_len, data_off)
         self._shared[key] = entry_off
         self.stats.entries += 1
         self.stats.variants += len(vs)
@@ -193,38 +192,59 @@ class Compiler:
         synth = mode == WILDCARD
         if node.is_cut:
             default = self._referral(node)
-            ds = ns.answer_exact(node, TYPE_DS)
-            return default, [(TYPE_DS, self._entry(ds, node.name, EXACT))]
+            ds = self._entry(ns.answer_exact(node, TYPE_DS), node.name, EXACT,
+                             ns.answer_exact(node, TYPE_DS, class_any=True))
+            return default, [(TYPE_DS, ds)]
         base = ns.answer_exact(node, NO_DATA_TYPE, synth)
-        default = self._entry(base, node.name, mode)
+        default = self._entry(base, node.name, mode,
+                              ns.answer_exact(node, NO_DATA_TYPE, synth, True))
         types = []
         for qtype in sorted(base.seen | {TYPE_ANY, TYPE_DS}):
             ans = ns.answer_exact(node, qtype, synth)
-            off = self._entry(ans, node.name, mode)
+            off = self._entry(ans, node.name, mode, ns.answer_exact(node, qtype, synth, True))
             if off != default:
                 types.append((qtype, off))
         return default, types
 
-    def _referral(self, cut: Node) -> int:
-        key = ("referral", cut.key)
+    def _referral(self, cut: Node, below: bytes | None = None) -> int:
+        """The referral for a query under ``cut``; ``below`` is the name in the zone's data
+        (glue) closest to the query, which NSD compresses against when it can."""
+        ans = self.ns.answer_below(cut, NO_DATA_TYPE)
+        template = cut.name
+        if below is not None and _compresses_better(ans, below, cut.key):
+            template = below
+        key = ("referral", names.key(template))
         if key not in self._shared:
-            ans = self.ns.answer_below(cut, NO_DATA_TYPE)
-            self._shared[key] = self._entry(ans, cut.name, ANCESTOR)
+            ans_any = self.ns.answer_below(cut, NO_DATA_TYPE, class_any=True)
+            self._shared[key] = self._entry(ans, template, ANCESTOR, ans_any)
         return self._shared[key]
 
     def _nxdomain(self, node: Node) -> int:
-        key = ("nxdomain", node.zone.index)
+        """NXDOMAIN for a name below ``node``: one entry per zone unless the SOA's names lie
+        under ``node``, where NSD's compression (seeded with the closest encloser) differs."""
+        ans = self.ns.answer_below(node, NO_DATA_TYPE)
+        template = node.zone.apex_name
+        if _compresses_better(ans, node.name, node.zone.apex):
+            template = node.name
+        key = ("nxdomain", names.key(template))
         if key not in self._shared:
-            ans = self.ns.answer_below(node, NO_DATA_TYPE)
-            self._shared[key] = self._entry(ans, node.zone.apex_name, ANCESTOR)
+            ans_any = self.ns.answer_below(node, NO_DATA_TYPE, class_any=True)
+            self._shared[key] = self._entry(ans, template, ANCESTOR, ans_any)
         return self._shared[key]
 
     # -- the whole table ----------------------------------------------------------------------
     def build(self) -> bytes:
-        nodes = sorted(self.ns.nodes.values(), key=lambda n: _canonical(n.key))
+        keys = sorted([*self.ns.nodes, *self.ns.glue], key=_canonical)
         node_off: dict[bytes, int] = {}
         patches: list[tuple[int, bytes]] = []
-        for node in nodes:
+        for k in keys:
+            node = self.ns.nodes.get(k)
+            if node is None:
+                name, cut = self.ns.glue[k]
+                referral = self._referral(self.ns.nodes[cut], name)
+                rec = self._node_record(k, 0, referral, referral, [])
+                node_off[k] = self.blob.put(rec)
+                continue
             default, types = self._node_entries(node)
             below = self.ns.below(node)
             flags = (L.NODE_CUT if node.is_cut else 0) | (L.NODE_APEX if node.is_apex else 0)
@@ -235,18 +255,13 @@ class Compiler:
             else:
                 flags |= L.NODE_BELOW_WILDCARD
                 below_off = 0
-            rec = bytearray(L.NODE.pack(len(node.key), flags, len(types), default, below_off))
-            rec += node.key
-            rec += b"\x00" * (L.align4(len(rec)) - len(rec))
-            for qtype, off in types:
-                rec += L.NODE_TYPE.pack(qtype, 0, off)
-            off = self.blob.put(bytes(rec))
-            node_off[node.key] = off
+            off = self.blob.put(self._node_record(k, flags, default, below_off, types))
+            node_off[k] = off
             if flags & L.NODE_BELOW_WILDCARD:
                 patches.append((off + 8, below.key))
         for pos, wkey in patches:
             self.blob.data[pos:pos + 4] = node_off[wkey].to_bytes(4, "little")
-        self.stats.nodes = len(nodes)
+        self.stats.nodes = len(keys)
         chaos_off = self._chaos()
         seed = self._seed()
         slots_off, nslots = self._slots(node_off, seed)
@@ -255,6 +270,15 @@ class Compiler:
                            chaos_off, len(table), 0)
         self.stats.table_len = len(table)
         return bytes(table)
+
+    @staticmethod
+    def _node_record(key: bytes, flags: int, default: int, below: int, types: list) -> bytes:
+        rec = bytearray(L.NODE.pack(len(key), flags, len(types), default, below))
+        rec += key
+        rec += b"\x00" * (L.align4(len(rec)) - len(rec))
+        for qtype, off in types:
+            rec += L.NODE_TYPE.pack(qtype, 0, off)
+        return bytes(rec)
 
     def _chaos(self) -> int:
         ident = (self.options.identity or "").encode()[:255]
@@ -287,6 +311,49 @@ class Compiler:
             L.SLOT.pack_into(slots, i * 8, h & 0xFFFFFFFF, off)
         self.stats.max_probe = max_probe
         return self.blob.put(bytes(slots)), nslots
+
+
+def _vkey(vs: list) -> tuple:
+    return tuple((v.min_avail, v.an_len) + v.key() for v in vs)
+
+
+def _answer_section_of(full: Variant, any_full: Variant, flags: int, any_flags: int) -> bool:
+    """Whether the QCLASS ANY answer is just the answer section of the class IN one, so the
+    engine can cut it out at run time instead of storing it (see engine.emit)."""
+    return (any_flags == flags & ~L.FLAG_AA and not any_full.tc
+            and any_full.body == full.body[:full.an_len]
+            and (any_full.an, any_full.ns, any_full.ar) == (full.an, 0, 0)
+            and any_full.fixups == [f for f in full.fixups if f < full.an_len])
+
+
+def _compresses_better(ans: Answer, ce: bytes, template_key: bytes) -> bool:
+    """Whether a name the answer writes lies under ``ce`` deeper than ``template_key``: then
+    seeding compression with the closest encloser (as NSD does) makes it shorter."""
+    ce_key = names.key(ce)
+    if ce_key == template_key:
+        return False
+    depth = names.label_count(template_key) + 1
+    step = list(names.suffixes(ce_key))[names.label_count(ce_key) - depth]
+    return any(names.is_subdomain(w, step) for w in _written_names(ans))
+
+
+def _written_names(ans: Answer):
+    """The names an answer writes where they can be compressed (owners, RFC 1035 RDATA)."""
+    for p in ans.parts:
+        if p.owner is not QNAME:
+            yield names.key(p.owner)
+        layout = COMPRESSED_RDATA.get(p.rrset.rtype)
+        if layout is None:
+            continue
+        for rdata in p.rrset.rdatas:
+            i = 0
+            for atom in layout:
+                if atom == "n":
+                    n = rdata_name(rdata, i)
+                    yield names.key(n)
+                    i += len(n)
+                else:
+                    i += atom
 
 
 def _canonical(key: bytes):

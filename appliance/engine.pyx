@@ -36,6 +36,8 @@ cdef enum:
     TYPE_TXT = 16
     TYPE_OPT = 41
     TYPE_TSIG = 250
+    TYPE_IXFR = 251
+    TYPE_AXFR = 252
     TYPE_ANY = 255
 
     OPCODE_QUERY = 0
@@ -56,6 +58,7 @@ cdef enum:
     NODE_BELOW_WILDCARD = 0x01
     NODE_APEX = 0x04
     NO_STRING = 0xFFFF
+    ENTRY_HEADER = 12
     VARIANT_SIZE = 20
 
 
@@ -182,19 +185,39 @@ cdef inline int parse_opt(const uint8_t *q, int qlen, int pos, Query *r) noexcep
 
 
 cdef inline int parse_tsig(const uint8_t *q, int qlen, int pos) noexcept nogil:
-    """A TSIG record at ``pos``: its end, 0 if it is not one, -1 if malformed."""
+    """A TSIG record at ``pos`` (RFC 8945 4.2): its end, 0 if it is not one, -1 if malformed."""
     cdef int p = skip_name(q, qlen, pos)
+    cdef int end, f
     if p < 0 or p + 10 > qlen:
         return -1 if p < 0 else 0
     if load_be16(q + p) != TYPE_TSIG:
         return 0
-    p += 10 + load_be16(q + p + 8)
-    return p if p <= qlen else -1
+    end = p + 10 + load_be16(q + p + 8)
+    if end > qlen:
+        return -1
+    f = skip_name(q, end, p + 10)            # algorithm name
+    if f < 0 or f + 10 > end:
+        return -1
+    f += 10 + load_be16(q + f + 8)           # time signed, fudge, MAC size, MAC
+    if f + 6 > end:
+        return -1
+    f += 6 + load_be16(q + f + 4)            # original ID, error, other length, other data
+    return end if f == end else -1
 
 
 # -- responses ------------------------------------------------------------------------------
 
-cdef inline int put_opt(uint8_t *out, int pos, const Query *r, int ext_rcode) noexcept nogil:
+cdef enum:
+    NO_EDE = -1
+    EDE_PROHIBITED = 18        # RFC 8914: a hidden CHAOS identity or version
+    EDE_NOT_AUTHORITATIVE = 20
+    EDE_NOT_SUPPORTED = 21
+    ECHO_MASK = 0x7FDF         # what error replies copy from the query: all but QR, AD, RCODE
+
+
+cdef inline int put_opt(uint8_t *out, int pos, const Query *r, int ext_rcode,
+                        int ede) noexcept nogil:
+    """Our OPT record (RFC 6891 6.1.2): UDP size 1232, DO echoed, an EDE option if asked."""
     out[pos] = 0
     store_be16(out + pos + 1, TYPE_OPT)
     store_be16(out + pos + 3, OUR_UDP_SIZE)
@@ -202,37 +225,70 @@ cdef inline int put_opt(uint8_t *out, int pos, const Query *r, int ext_rcode) no
     out[pos + 6] = 0
     out[pos + 7] = <uint8_t>r.do_bit
     out[pos + 8] = 0
-    store_be16(out + pos + 9, 0)
-    return pos + OPT_RR_LEN
+    if ede == NO_EDE:
+        store_be16(out + pos + 9, 0)
+        return pos + OPT_RR_LEN
+    store_be16(out + pos + 9, 6)
+    store_be16(out + pos + 11, 15)     # EDNS option EDE (RFC 8914), no extra text
+    store_be16(out + pos + 13, 2)
+    store_be16(out + pos + 15, <uint16_t>ede)
+    return pos + OPT_RR_LEN + 6
 
 
-cdef inline int header_only(const uint8_t *q, uint8_t *out, uint16_t flags, int rcode,
-                            const Query *r, Counters *c) noexcept nogil:
-    """An error with no question (NSD's query_error): ID, flags, rcode, and OPT if EDNS."""
+cdef inline int small(const uint8_t *q, uint8_t *out, uint16_t flags, int rcode, const Query *r,
+                      Counters *c, bint question, bint opt, int ede) noexcept nogil:
+    """A reply with no records: ID, flags, rcode, the question if ``question``, and our OPT if
+    ``opt`` and the query had EDNS (the extended rcode bits go there)."""
     cdef int pos = HDR
     memcpy(out, q, 2)
     store_be16(out + 2, <uint16_t>((flags | F_QR) & 0xFFF0) | (rcode & 0xF))
     memset(out + 4, 0, 8)
-    if r.edns != EDNS_NONE:
-        pos = put_opt(out, pos, r, rcode >> 4)
+    if question:
+        store_be16(out + 4, 1)
+        memcpy(out + HDR, q + HDR, r.qsec_len)
+        pos += r.qsec_len
+    if opt and r.edns != EDNS_NONE:
+        pos = put_opt(out, pos, r, rcode >> 4, ede)
         store_be16(out + 10, 1)
     c.rcode[rcode] += 1
     return pos
 
 
-cdef inline int with_question(const uint8_t *q, uint8_t *out, uint16_t flags, int rcode,
-                              const Query *r, Counters *c) noexcept nogil:
-    """An answer with the question echoed and empty sections (REFUSED, CHAOS misses)."""
-    cdef int pos = HDR + r.qsec_len
-    memcpy(out, q, 2)
-    store_be16(out + 2, flags | rcode)
-    store_be16(out + 4, 1)
-    memset(out + 6, 0, 6)
-    memcpy(out + HDR, q + HDR, r.qsec_len)
-    if r.edns != EDNS_NONE:
-        pos = put_opt(out, pos, r, 0)
-        store_be16(out + 10, 1)
-    c.rcode[rcode] += 1
+cdef inline int formerr(const uint8_t *q, uint8_t *out, uint16_t flags, const Query *r,
+                        Counters *c) noexcept nogil:
+    """FORMERR is always the bare header in NSD: no question, no OPT."""
+    return small(q, out, flags, RCODE_FORMERR, r, c, False, False, NO_EDE)
+
+
+cdef int tsig_badkey(const uint8_t *q, int qlen, int tsig_pos, uint8_t *out, const Query *r,
+                     Counters *c) noexcept nogil:
+    """We hold no TSIG keys: NOTAUTH with the TSIG echoed as BADKEY (RFC 8945 5.2.2)."""
+    cdef int pos = small(q, out, r.flags & F_RD, RCODE_NOTAUTH, r, c, False, True, NO_EDE)
+    cdef int kend = skip_name(q, qlen, tsig_pos)
+    cdef int rd = kend + 10
+    cdef int aend = skip_name(q, qlen, rd)
+    cdef int klen = kend - tsig_pos
+    cdef int alen = aend - rd
+    if kend < 0 or aend < 0 or aend + 8 > qlen or pos + klen + alen + 26 > 1232:
+        return pos
+    if q[kend - 1] != 0 or q[aend - 1] != 0:
+        return pos                  # compressed names: they would point into nothing here
+    memcpy(out + pos, q + tsig_pos, klen)          # key name
+    pos += klen
+    store_be16(out + pos, TYPE_TSIG)
+    store_be16(out + pos + 2, CLASS_ANY)
+    memset(out + pos + 4, 0, 4)
+    store_be16(out + pos + 8, <uint16_t>(alen + 16))
+    pos += 10
+    memcpy(out + pos, q + rd, alen)                 # algorithm
+    pos += alen
+    memcpy(out + pos, q + aend, 8)                  # time signed, fudge
+    store_be16(out + pos + 8, 0)                    # no MAC
+    memcpy(out + pos + 10, q, 2)                    # original ID
+    store_be16(out + pos + 12, 17)                  # BADKEY
+    store_be16(out + pos + 14, 0)
+    pos += 16
+    store_be16(out + 10, load_be16(out + 10) + 1)
     return pos
 
 
@@ -252,53 +308,85 @@ cdef inline int response_limit(const Query *r, int transport) noexcept nogil:
 
 cdef int emit(const Table *t, const uint8_t *entry, const uint8_t *q, const Query *r,
               uint8_t *out, int outcap, int transport, Counters *c) noexcept nogil:
-    """Copy out a prepared entry: pick the variant that fits, patch ID, flags and question."""
+    """Copy out a prepared entry: pick the variant that fits, patch ID, flags and question.
+
+    A class ANY query (NSD: no AA, no SOA or NS set in authority) uses the entry's class ANY
+    twin, or when it has none, just the answer section of the class IN response.
+    """
     cdef uint16_t eflags = load_le16(entry)
     cdef int tlen = load_le16(entry + 2)
     cdef int nvar = load_le16(entry + 4)
-    cdef const uint8_t *v = entry + 8
+    cdef uint32_t twin
+    cdef const uint8_t *v = entry + ENTRY_HEADER
     cdef int avail = response_limit(r, transport) - HDR - r.qsec_len
-    cdef int i, body_len, nfix, pos, delta, p
-    cdef uint16_t flags, ptr, ar
+    cdef int i, body_len, nfix, pos, delta, p, an, ns, ar
+    cdef bint tc, answer_only = False
+    cdef uint16_t flags, ptr
     cdef const uint8_t *data
-    for i in range(nvar - 1):
-        if load_le16(v) <= avail:
-            break
-        v += VARIANT_SIZE
+    if r.qclass == CLASS_ANY:
+        twin = load_le32(entry + 8)
+        if twin != 0:
+            return emit_plain(t, t.base + twin, q, r, out, outcap, transport, c)
+        eflags &= ~F_AA
+        answer_only = load_le16(v + 14) <= avail
+    if not answer_only:
+        for _ in range(nvar - 1):
+            if load_le16(v) <= avail:
+                break
+            v += VARIANT_SIZE
     body_len = load_le16(v + 2)
     nfix = load_le16(v + 4)
+    tc = load_le16(v + 6) != 0
+    an = load_le16(v + 8)
+    ns = load_le16(v + 10)
+    ar = load_le16(v + 12)
+    data = t.base + load_le32(v + 16)
+    if answer_only:
+        body_len = load_le16(v + 14)
+        ns = 0
+        ar = 0
+        tc = False
     pos = HDR + r.qsec_len
     if pos + body_len + OPT_RR_LEN > outcap:
         c.drop_toolarge += 1
         return ENGINE_DROP
-    data = t.base + load_le32(v + 16)
     flags = eflags | (r.flags & F_RD)
-    if load_le16(v + 6):
+    if tc:
         flags |= F_TC
         c.truncated += 1
     memcpy(out, q, 2)
     store_be16(out + 2, flags)
     store_be16(out + 4, 1)
-    store_be16(out + 6, load_le16(v + 8))
-    store_be16(out + 8, load_le16(v + 10))
-    ar = load_le16(v + 12)
+    store_be16(out + 6, <uint16_t>an)
+    store_be16(out + 8, <uint16_t>ns)
     memcpy(out + HDR, q + HDR, r.qsec_len)
     memcpy(out + pos, data, body_len)
     delta = r.qname_len - tlen
     if delta != 0:
         # the question moved what follows it: shift every pointer that points past offset 12
-        data += body_len
+        data += load_le16(v + 2)
         for i in range(nfix):
-            p = pos + load_le16(data + 2 * i)
-            ptr = load_be16(out + p)
-            store_be16(out + p, <uint16_t>(ptr + delta))
+            p = load_le16(data + 2 * i)
+            if p >= body_len:
+                break                   # fixups are in ascending order
+            ptr = load_be16(out + pos + p)
+            store_be16(out + pos + p, <uint16_t>(ptr + delta))
     pos += body_len
     if r.edns != EDNS_NONE:
-        pos = put_opt(out, pos, r, 0)
+        pos = put_opt(out, pos, r, 0, NO_EDE)
         ar += 1
-    store_be16(out + 10, ar)
+    store_be16(out + 10, <uint16_t>ar)
     c.rcode[eflags & 0xF] += 1
     return pos
+
+
+cdef inline int emit_plain(const Table *t, const uint8_t *entry, const uint8_t *q,
+                           const Query *r, uint8_t *out, int outcap, int transport,
+                           Counters *c) noexcept nogil:
+    """``emit`` for an entry that is itself the class ANY answer."""
+    cdef Query r2 = r[0]
+    r2.qclass = CLASS_IN
+    return emit(t, entry, q, &r2, out, outcap, transport, c)
 
 
 # -- lookup ---------------------------------------------------------------------------------
@@ -325,8 +413,8 @@ cdef inline const uint8_t *node_entry(const Table *t, const uint8_t *node,
     """The entry a node holds for a type, else its default (NODATA, a chain, a referral)."""
     cdef int ntypes = load_le16(node + 2)
     cdef const uint8_t *ty = node + ((12 + node[0] + 3) & ~3)
-    cdef int i
-    for i in range(ntypes):
+    cdef int _
+    for _ in range(ntypes):
         if load_le16(ty) == qtype:
             return t.base + load_le32(ty + 4)
         ty += 8
@@ -357,33 +445,33 @@ cdef const uint8_t *lookup(const Table *t, Query *r) noexcept nogil:
 
 cdef int chaos(const Table *t, const uint8_t *q, const Query *r, uint8_t *out, int outcap,
                Counters *c) noexcept nogil:
-    """CHAOS TXT id.server, hostname.bind, version.bind, version.server (as NSD answers)."""
+    """CHAOS TXT id.server, hostname.bind, version.bind, version.server (as NSD answers them);
+    REFUSED for the rest, with an Extended DNS Error saying why (RFC 8914)."""
     cdef const uint8_t *s = NULL
-    cdef int slen = 0
+    cdef int slen = -1
     cdef int id_len = load_le16(t.chaos)
     cdef int ver_len = load_le16(t.chaos + 2)
     cdef int pos
-    cdef uint16_t flags = F_QR | (r.flags & F_RD)
-    if r.qtype != TYPE_TXT and r.qtype != TYPE_ANY:
-        return with_question(q, out, flags, RCODE_REFUSED, r, c)
-    if ((r.qname_len == 11 and memcmp(r.lname, b"\x02id\x06server\x00", 11) == 0) or
-            (r.qname_len == 15 and memcmp(r.lname, b"\x08hostname\x04bind\x00", 15) == 0)):
-        if id_len == NO_STRING:
-            return with_question(q, out, flags, RCODE_REFUSED, r, c)
-        s = t.chaos + 4
-        slen = id_len
-    elif ((r.qname_len == 16 and memcmp(r.lname, b"\x07version\x06server\x00", 16) == 0) or
-            (r.qname_len == 14 and memcmp(r.lname, b"\x07version\x04bind\x00", 14) == 0)):
-        if ver_len == NO_STRING:
-            return with_question(q, out, flags, RCODE_REFUSED, r, c)
-        s = t.chaos + 4 + (id_len if id_len != NO_STRING else 0)
-        slen = ver_len
-    else:
-        return with_question(q, out, flags, RCODE_NOERROR, r, c)
-    pos = with_question(q, out, flags, RCODE_NOERROR, r, c) - (
-        OPT_RR_LEN if r.edns != EDNS_NONE else 0)
+    cdef uint16_t flags = r.flags & F_RD
+    if r.qtype == TYPE_TXT or r.qtype == TYPE_ANY:
+        if ((r.qname_len == 11 and memcmp(r.lname, b"\x02id\x06server\x00", 11) == 0) or
+                (r.qname_len == 15 and memcmp(r.lname, b"\x08hostname\x04bind\x00", 15) == 0)):
+            if id_len == NO_STRING:
+                return small(q, out, flags, RCODE_REFUSED, r, c, True, True, EDE_PROHIBITED)
+            s = t.chaos + 4
+            slen = id_len
+        elif ((r.qname_len == 16 and memcmp(r.lname, b"\x07version\x06server\x00", 16) == 0) or
+                (r.qname_len == 14 and memcmp(r.lname, b"\x07version\x04bind\x00", 14) == 0)):
+            if ver_len == NO_STRING:
+                return small(q, out, flags, RCODE_REFUSED, r, c, True, True, EDE_PROHIBITED)
+            s = t.chaos + 4 + (id_len if id_len != NO_STRING else 0)
+            slen = ver_len
+    if slen < 0:
+        return small(q, out, flags, RCODE_REFUSED, r, c, True, True, EDE_NOT_SUPPORTED)
+    pos = HDR + r.qsec_len
     if pos + 13 + slen + OPT_RR_LEN > outcap:
         return ENGINE_DROP
+    small(q, out, flags, RCODE_NOERROR, r, c, True, False, NO_EDE)
     store_be16(out + pos, 0xC00C)
     store_be16(out + pos + 2, TYPE_TXT)
     store_be16(out + pos + 4, CLASS_CH)
@@ -394,26 +482,31 @@ cdef int chaos(const Table *t, const uint8_t *q, const Query *r, uint8_t *out, i
     pos += 13 + slen
     store_be16(out + 6, 1)
     if r.edns != EDNS_NONE:
-        pos = put_opt(out, pos, r, 0)
+        pos = put_opt(out, pos, r, 0, NO_EDE)
+        store_be16(out + 10, 1)
     return pos
 
 
-cdef inline int tsig_refused(const uint8_t *q, uint8_t *out, const Query *r,
-                             Counters *c) noexcept nogil:
-    """We hold no TSIG keys: a signed query is refused with NOTAUTH (RFC 8945 5.2, BADKEY)."""
-    return header_only(q, out, r.flags, RCODE_NOTAUTH, r, c)
+cdef inline int skip_rr(const uint8_t *q, int qlen, int pos) noexcept nogil:
+    """Position after a whole record, or -1."""
+    pos = skip_name(q, qlen, pos)
+    if pos < 0 or pos + 10 > qlen:
+        return -1
+    pos += 10 + load_be16(q + pos + 8)
+    return pos if pos <= qlen else -1
 
 
 cdef int engine_answer(const Table *t, const uint8_t *q, int qlen, uint8_t *out, int outcap,
                        int transport, Counters *c) noexcept nogil:
     """Answer one query into ``out``; the response length, or ENGINE_DROP for no response.
 
-    The checks follow NSD's query_process so that malformed queries get the same rcode.
-    ``outcap`` must hold the largest response for the transport (1232 + 11 over UDP).
+    The checks and their order follow NSD 4.6.1's query_process, so that every malformed or
+    unusual query gets the reply NSD gives (tests/NSD_BEHAVIOUR.md item 12).
+    ``outcap`` must hold the largest response for the transport (1232 over UDP).
     """
     cdef Query r
     cdef const uint8_t *entry
-    cdef int pos, end, arcount, opcode
+    cdef int pos, end, arcount, nscount, opcode, _
     c.queries += 1
     if qlen < HDR:
         c.drop_short += 1
@@ -424,52 +517,73 @@ cdef int engine_answer(const Table *t, const uint8_t *q, int qlen, uint8_t *out,
         return ENGINE_DROP
     r.edns = EDNS_NONE
     r.do_bit = 0
+    r.qsec_len = 0
     opcode = (r.flags & F_OPCODE) >> 11
-    if parse_question(q, qlen, &r) < 0:
-        return header_only(q, out, r.flags & (F_RD | F_OPCODE), RCODE_FORMERR, &r, c)
     if opcode != OPCODE_QUERY:
         if opcode == OPCODE_NOTIFY:
             # no zone transfers here: refuse NOTIFY for a zone we serve, as NSD does without ACL
+            if parse_question(q, qlen, &r) < 0:
+                return formerr(q, out, r.flags & (F_RD | F_OPCODE), &r, c)
             entry = find_node(t, r.lname, r.qname_len)
-            return header_only(q, out, r.flags,
-                               RCODE_REFUSED if entry != NULL and entry[1] & NODE_APEX
-                               else RCODE_NXDOMAIN, &r, c)
-        return header_only(q, out, r.flags, RCODE_NOTIMP, &r, c)
-    if load_be16(q + 4) != 1 or r.flags & F_TC:
-        return header_only(q, out, 0, RCODE_FORMERR, &r, c)
-    if load_be16(q + 6) != 0 or load_be16(q + 8) != 0:
-        return header_only(q, out, r.flags & F_RD, RCODE_FORMERR, &r, c)
-    arcount = load_be16(q + 10)
+            return small(q, out, r.flags & ECHO_MASK,
+                         RCODE_REFUSED if entry != NULL and entry[1] & NODE_APEX
+                         else RCODE_NXDOMAIN, &r, c, False, False, NO_EDE)
+        return small(q, out, r.flags & ECHO_MASK, RCODE_NOTIMP, &r, c, False, False, NO_EDE)
+    if parse_question(q, qlen, &r) < 0:
+        return formerr(q, out, r.flags & F_RD, &r, c)
+    if r.flags & 0xF:
+        return formerr(q, out, r.flags & F_RD, &r, c)
+    if load_be16(q + 4) != 1:
+        if (load_be16(q + 4) == 0 and load_be16(q + 6) == 0 and load_be16(q + 8) == 0
+                and load_be16(q + 10) == 1 and parse_opt(q, qlen, HDR, &r) > 0
+                and r.edns == EDNS_OK):
+            # an OPT alone (a DNS cookie probe, RFC 7873 5.4): NOERROR with our OPT
+            r.qsec_len = 0
+            return small(q, out, r.flags & F_RD, RCODE_NOERROR, &r, c, False, True, NO_EDE)
+        return formerr(q, out, 0, &r, c)
+    nscount = load_be16(q + 8)
+    if load_be16(q + 6) != 0 or (nscount != 0 and r.qtype != TYPE_IXFR):
+        return formerr(q, out, r.flags & F_RD, &r, c)
     pos = HDR + r.qsec_len
+    for _ in range(nscount):
+        pos = skip_rr(q, qlen, pos)     # an IXFR query's SOA (RFC 1995 3)
+        if pos < 0:
+            return formerr(q, out, r.flags & F_RD, &r, c)
+    arcount = load_be16(q + 10)
     if arcount > 0:
-        # NSD's order: a TSIG, then an OPT, then a TSIG; anything left over is FORMERR
-        end = parse_tsig(q, qlen, pos)
-        if end < 0:
-            return header_only(q, out, r.flags & F_RD, RCODE_FORMERR, &r, c)
-        if end > 0:
-            return tsig_refused(q, out, &r, c)
+        # one OPT, then at most one TSIG, which must come last (RFC 8945 5.1)
         end = parse_opt(q, qlen, pos, &r)
         if end < 0:
-            return header_only(q, out, r.flags & F_RD, RCODE_FORMERR, &r, c)
+            return formerr(q, out, r.flags & F_RD, &r, c)
         if end > 0:
             arcount -= 1
             pos = end
         if arcount > 0:
             end = parse_tsig(q, qlen, pos)
-            if end > 0:
-                return tsig_refused(q, out, &r, c)
-            return header_only(q, out, r.flags & F_RD, RCODE_FORMERR, &r, c)
+            if end <= 0 or arcount > 1:
+                return formerr(q, out, r.flags & F_RD, &r, c)
+            return tsig_badkey(q, qlen, pos, out, &r, c)
     if r.edns == EDNS_BADVERS:
-        return header_only(q, out, r.flags, RCODE_BADVERS, &r, c)
+        r.do_bit = 0
+        return small(q, out, r.flags & ECHO_MASK, RCODE_BADVERS, &r, c, True, True, NO_EDE)
     if r.edns == EDNS_OK:
         c.edns += 1
     if r.qclass != CLASS_IN and r.qclass != CLASS_ANY:
         if r.qclass == CLASS_CH:
             return chaos(t, q, &r, out, outcap, c)
-        return header_only(q, out, r.flags & F_RD, RCODE_REFUSED, &r, c)
+        return small(q, out, r.flags & F_RD, RCODE_REFUSED, &r, c, False, True,
+                     EDE_NOT_SUPPORTED)
+    if r.qtype == TYPE_AXFR:
+        return small(q, out, r.flags & F_RD, RCODE_NOTIMP, &r, c, True, True, NO_EDE)
+    if r.qtype == TYPE_IXFR:
+        entry = find_node(t, r.lname, r.qname_len)
+        return small(q, out, r.flags & F_RD,
+                     RCODE_REFUSED if entry != NULL and entry[1] & NODE_APEX else RCODE_NOTAUTH,
+                     &r, c, True, True, NO_EDE)
     entry = lookup(t, &r)
     if entry == NULL:
-        return with_question(q, out, F_QR | (r.flags & F_RD), RCODE_REFUSED, &r, c)
+        return small(q, out, r.flags & F_RD, RCODE_REFUSED, &r, c, True, True,
+                     EDE_NOT_AUTHORITATIVE)
     return emit(t, entry, q, &r, out, outcap, transport, c)
 
 
@@ -502,8 +616,8 @@ cdef class Engine:
         self._owner = buffer
         self._view = memoryview(buffer).cast("B")
         memset(&self.counts, 0, sizeof(Counters))
-        if self._view.shape[0] == 0 or table_init(&self.table, &self._view[0],
-                                                   self._view.shape[0]) != 0:
+        if (self._view.shape[0] == 0
+                or table_init(&self.table, &self._view[0], self._view.shape[0]) != 0):
             raise ValueError("not an answer table (bad magic, size or layout)")
 
     def answer(self, bytes query, transport="udp"):
@@ -523,7 +637,7 @@ cdef class Engine:
         """Answer every query ``rounds`` times in a C loop; (answers, nanoseconds)."""
         cdef int nq = len(queries)
         cdef int i
-        cdef long k
+        cdef long _
         cdef int64_t answered = 0
         cdef timespec t0, t1
         cdef const uint8_t **ptrs
@@ -538,7 +652,7 @@ cdef class Engine:
             lens[i] = len(b)
         with nogil:
             clock_gettime(CLOCK_MONOTONIC, &t0)
-            for k in range(rounds):
+            for _ in range(rounds):
                 for i in range(nq):
                     if engine_answer(&self.table, ptrs[i], lens[i], self.out,
                                      sizeof(self.out), TRANSPORT_UDP, &self.counts) > 0:

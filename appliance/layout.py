@@ -10,9 +10,11 @@ slot (8): u32 tag (low half of the name hash), u32 node_off (0: empty)
 node: u8 name_len, u8 flags, u16 ntypes, u32 default_entry, u32 below,
       name[name_len] (lower case wire), pad to 4, ntypes x {u16 qtype, u16 0, u32 entry}
 entry: u16 flags (QR, AA, RCODE), u16 tlen (template question name length),
-       u16 nvariants, u16 0, then nvariants x variant, largest first
-variant (20): u16 min_avail, u16 body_len, u16 nfix, u16 tc, u16 an, u16 ns, u16 ar, u16 0,
-       u32 data_off -> body[body_len], then nfix x u16 (body positions of moving pointers)
+       u16 nvariants, u16 0, u32 class_any (the entry a QCLASS ANY query gets; 0: the answer
+       section of this one, without AA), then nvariants x variant, largest first
+variant (20): u16 min_avail, u16 body_len, u16 nfix, u16 tc, u16 an, u16 ns, u16 ar,
+       u16 an_len (where the answer section ends), u32 data_off -> body[body_len], then
+       nfix x u16 (ascending body positions of the pointers that move with the question)
 chaos: u16 id_len (0xFFFF: none), u16 version_len (0xFFFF: none), id, version
 """
 
@@ -24,7 +26,7 @@ assert HEADER.size == 64
 SLOT = struct.Struct("<II")
 NODE = struct.Struct("<BBHII")
 NODE_TYPE = struct.Struct("<HHI")
-ENTRY = struct.Struct("<HHHH")
+ENTRY = struct.Struct("<HHHHI")
 VARIANT = struct.Struct("<HHHHHHHHI")
 assert VARIANT.size == 20
 CHAOS = struct.Struct("<HH")

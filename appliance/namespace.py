@@ -13,19 +13,28 @@ from zones.model import RRset, Zone, rdata_name
 
 from .wire import ADDITIONAL_A, ADDITIONAL_AAAA, ANSWER, AUTHORITY, OPTIONAL_AUTHORITY, QNAME
 
-TYPE_A, TYPE_NS, TYPE_CNAME, TYPE_SOA, TYPE_MB, TYPE_MX = 1, 2, 5, 6, 7, 15
-TYPE_KX, TYPE_AAAA, TYPE_DS, TYPE_DNSKEY, TYPE_ANY = 36, 28, 43, 48, 255
+TYPE_A, TYPE_NS, TYPE_CNAME, TYPE_SOA, TYPE_MB, TYPE_PTR, TYPE_MX = 1, 2, 5, 6, 7, 12, 15
+TYPE_AAAA, TYPE_SRV, TYPE_KX, TYPE_DS = 28, 33, 36, 43
+TYPE_RRSIG, TYPE_NSEC, TYPE_DNSKEY, TYPE_ANY = 46, 47, 48, 255
 
 RCODE_NOERROR, RCODE_NXDOMAIN = 0, 3
 
-# RFC 1034 leaves chains unbounded; a bound stops loops that run through wildcards, where the
-# owner differs on every turn. NSD counts its links the same way.
-MAX_CNAME_LINKS = 8
+# Loops end when a CNAME would be added twice (NSD answer.c); chains are otherwise followed
+# until the packet is full, as NSD does. The bound only caps build time: no UDP answer can carry
+# more than about 87 CNAME records.
+MAX_CNAME_LINKS = 100
 
 # Types whose RDATA names bring address records into the additional section, with the offset
 # of the name in the RDATA and whether glue (data below a zone cut) may be used (NSD query.c).
 ADDITIONAL_FOR = {TYPE_NS: (0, True), TYPE_MB: (0, False), TYPE_MX: (2, False),
-                  TYPE_KX: (2, False)}
+                  TYPE_KX: (2, False), TYPE_SRV: (6, False)}
+
+# RFC 8482 4.1: ANY gets one RRset. NSD prefers the first of these in zone order, else the last
+# RRset of another type, and DNSSEC types only when nothing else is there.
+ANY_PREFERRED = {TYPE_A, TYPE_AAAA, TYPE_SOA, TYPE_MX, TYPE_PTR}
+ANY_LAST_RESORT = {TYPE_DNSKEY, TYPE_RRSIG, TYPE_NSEC}
+# Types whose answers leave the zone's NS set out of the authority section (NSD answer_needs_ns).
+NO_AUTHORITY_NS = {TYPE_DS, TYPE_DNSKEY, TYPE_ANY}
 
 
 @dataclass
@@ -94,6 +103,7 @@ class Answer:
     cname_links: int = 0
     delegation: bool = False             # a referral is part of it (NSD's delegation_domain)
     seen: set = field(default_factory=set)  # types at the names visited: qtypes that matter
+    class_any: bool = False              # QCLASS ANY: no AA, no SOA, no NS set (NSD query.c)
 
     def add(self, section: int, owner, rrset: RRset, ttl: int | None = None) -> bool:
         """Add an RRset once: a second add only moves it to an earlier section (NSD answer.c)."""
@@ -118,6 +128,7 @@ class Namespace:
     def __init__(self, zones: list[Zone]):
         self.zones: list[ZoneInfo] = []
         self.nodes: dict[bytes, Node] = {}
+        self.glue: dict[bytes, tuple[bytes, bytes]] = {}    # name below a cut -> (name, cut)
         by_apex: dict[bytes, ZoneInfo] = {}
         for i, z in enumerate(sorted(zones, key=lambda z: _canonical(z.origin))):
             apex = names.key(z.origin)
@@ -137,7 +148,8 @@ class Namespace:
         self._by_apex = by_apex
         for info in self.zones:
             self._index_zone(info)
-        self.max_labels = max((names.label_count(k) for k in self.nodes), default=0)
+        self.max_labels = max((names.label_count(k) for k in (*self.nodes, *self.glue)),
+                              default=0)
 
     # -- building the index ------------------------------------------------------------------
     def _zone_of(self, key: bytes) -> ZoneInfo | None:
@@ -154,7 +166,9 @@ class Namespace:
         for k, sets in owners.items():
             if self._zone_of(k) is not info:
                 continue        # a deeper zone we also serve is authoritative there
-            if self._below_cut(k, info, cuts):
+            cut = self._below_cut(k, info, cuts)
+            if cut is not None:
+                self._glue_name(k, sets[0].name, cut)
                 continue
             node = self._node(k, sets[0].name, info)
             for r in sets:
@@ -170,13 +184,21 @@ class Namespace:
                 self._node(pk, name, info)
 
     @staticmethod
-    def _below_cut(k: bytes, info: ZoneInfo, cuts: set) -> bool:
+    def _below_cut(k: bytes, info: ZoneInfo, cuts: set) -> bytes | None:
+        """The zone cut above a name, if the name is glue or occluded data."""
         for s in list(names.suffixes(k))[1:]:
             if s == info.apex:
-                return False
+                return None
             if s in cuts:
-                return True
-        return False
+                return s
+        return None
+
+    def _glue_name(self, k: bytes, name: bytes, cut: bytes):
+        """Names below a cut exist too: a query there gets the referral, but the name (and each
+        ancestor up to the cut) seeds name compression, as it does in NSD's name tree."""
+        while k != cut and k not in self.glue:
+            self.glue[k] = (name, cut)
+            k, name = names.parent(k), names.parent(name)
 
     def _node(self, k: bytes, name: bytes, info: ZoneInfo) -> Node:
         node = self.nodes.get(k)
@@ -204,22 +226,24 @@ class Namespace:
         return "nxdomain"
 
     # -- the answer cases (one function each, as in NSD's query.c) ---------------------------
-    def answer_exact(self, node: Node, qtype: int, synthesised: bool = False) -> Answer:
+    def answer_exact(self, node: Node, qtype: int, synthesised: bool = False,
+                     class_any: bool = False) -> Answer:
         """A query whose name is ``node``, or with ``synthesised`` any name the wildcard
         ``node`` stands for (the owner is then the query name, RFC 4592 3.4.3)."""
-        a = Answer()
+        a = Answer(class_any=class_any)
         self._lookup_node(a, node, True, qtype, QNAME if synthesised else node.name)
         return a
 
-    def answer_below(self, node: Node, qtype: int) -> Answer:
+    def answer_below(self, node: Node, qtype: int, class_any: bool = False) -> Answer:
         """A query for a name strictly below ``node`` that is not itself a node."""
-        a = Answer()
+        a = Answer(class_any=class_any)
         self._lookup_node(a, node, False, qtype, QNAME)
         return a
 
     def _lookup_node(self, a: Answer, ce: Node, exact: bool, qtype: int, owner):
         """NSD's answer_lookup_zone: pick the zone, then delegation or authoritative data."""
         zone = ce.zone
+        a.aa = not a.class_any
         if exact and qtype == TYPE_DS and ce.is_apex:
             # RFC 4035 3.1.4.1: DS lives in the parent; answer from it when we serve it
             if zone.parent is not None:
@@ -259,9 +283,7 @@ class Namespace:
         rrsets = node.rrsets
         a.seen.update(rrsets)
         if qtype == TYPE_ANY and rrsets:
-            # RFC 8482 4.1: one RRset is enough over UDP; the lowest type is deterministic
-            rrset = rrsets[min(rrsets)]
-            self._add(a, ANSWER, owner, rrset, zone)
+            self._add(a, ANSWER, owner, _any_choice(rrsets), zone)
         elif qtype in rrsets:
             self._add(a, ANSWER, owner, rrsets[qtype], zone)
         elif TYPE_CNAME in rrsets:
@@ -272,7 +294,7 @@ class Namespace:
             return
         else:
             return self._nodata(a, zone)
-        if qtype not in (TYPE_DNSKEY, TYPE_DS) and zone.ns is not None:
+        if qtype not in NO_AUTHORITY_NS and zone.ns is not None and not a.class_any:
             self._add(a, OPTIONAL_AUTHORITY, zone.apex_name, zone.ns, zone)
 
     def _follow(self, a: Answer, target: bytes, qtype: int):
@@ -284,12 +306,14 @@ class Namespace:
 
     def _nodata(self, a: Answer, zone: ZoneInfo):
         """RFC 2308 2.2: NOERROR, no answer, the SOA with the negative TTL."""
-        self._add(a, AUTHORITY, zone.apex_name, zone.soa, zone, zone.negative_ttl)
+        if not a.class_any:
+            self._add(a, AUTHORITY, zone.apex_name, zone.soa, zone, zone.negative_ttl)
 
     def _nxdomain(self, a: Answer, zone: ZoneInfo):
         """RFC 2308 2.1 and RFC 6604: NXDOMAIN describes the last name of a chain."""
         a.rcode = RCODE_NXDOMAIN
-        self._add(a, AUTHORITY, zone.apex_name, zone.soa, zone, zone.negative_ttl)
+        if not a.class_any:
+            self._add(a, AUTHORITY, zone.apex_name, zone.soa, zone, zone.negative_ttl)
 
     # -- additional section --------------------------------------------------------------
     def _add(self, a: Answer, section: int, owner, rrset: RRset, zone: ZoneInfo,
@@ -331,6 +355,19 @@ class Namespace:
             if s in zone.existing:
                 return zone.by_owner.get(b"\x01*" + s)
         return None
+
+
+def _any_choice(rrsets: dict) -> RRset:
+    """The one RRset an ANY query gets (RFC 8482 4.1), chosen as NSD chooses it."""
+    normal = last_resort = None
+    for rtype, rrset in rrsets.items():
+        if rtype in ANY_PREFERRED:
+            return rrset
+        if rtype in ANY_LAST_RESORT:
+            last_resort = rrset
+        else:
+            normal = rrset
+    return normal if normal is not None else last_resort
 
 
 def _canonical(name: bytes):

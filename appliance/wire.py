@@ -109,7 +109,8 @@ class Encoder:
             # a moving body may land up to 255 octets later (the longest question)
             if here + (255 if self.moves else 0) <= MAX_POINTER:
                 self.dict[k] = here
-            self.buf += suffix[:1 + suffix[0]]
+            # written in lower case, as NSD stores zone data
+            self.buf += k[:1 + k[0]]
 
     def owner(self, owner):
         if owner is QNAME:

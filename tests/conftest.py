@@ -1,0 +1,53 @@
+"""Fixtures shared across test files: the example zone set, an engine over it, a real NSD."""
+
+import os
+import random
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+EX = os.path.join(ROOT, "zones", "examples")
+DIFF = os.path.join(HERE, "zones", "diff")
+
+# The differential zone set: the examples plus edge cases kept for the NSD comparison.
+DIFF_ZONES = {
+    "example.com.": os.path.join(EX, "example.com.zone"),
+    "example.net.": os.path.join(EX, "example.net.zone"),
+    "sub.example.com.": os.path.join(EX, "sub.example.com.zone"),
+    "example.": os.path.join(EX, "example.zone"),
+}
+if os.path.isdir(DIFF):
+    for _f in sorted(os.listdir(DIFF)):
+        if _f.endswith(".zone"):
+            DIFF_ZONES[_f[:-len("zone")]] = os.path.join(DIFF, _f)
+
+IDENTITY = "appliance-test"
+
+
+def free_nsd_port() -> int:
+    return 15300 + random.Random(os.getpid()).randrange(0, 90)
+
+
+@pytest.fixture(scope="session")
+def nsd():
+    """A real NSD serving DIFF_ZONES on loopback (rrl off), as the reference."""
+    from tests.nsdpeer import NSDPeer
+    NSDPeer.ensure_installed()
+    with NSDPeer(DIFF_ZONES, port=free_nsd_port(), identity=IDENTITY, version=None) as peer:
+        yield peer
+
+
+@pytest.fixture(scope="session")
+def diff_table():
+    from appliance.builder import ZoneSource, load_zones, table_for
+    from appliance.compiler import BuildOptions
+    loaded, _ = load_zones([ZoneSource(p, o) for o, p in DIFF_ZONES.items()])
+    table, _ = table_for(loaded, BuildOptions(identity=IDENTITY))
+    return table
+
+
+@pytest.fixture(scope="session")
+def engine(diff_table):
+    from appliance.engine import Engine
+    return Engine(diff_table)
