@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import zones
 from zones import names
+from zones.errors import ZoneError, ZoneProblem
 
 from . import __version__, image
 from .compiler import BuildOptions, Compiler, TableStats
@@ -25,10 +26,11 @@ class BuildResult:
     warnings: list
 
 
+TYPE_NS, TYPE_DNAME = 2, 39
+
+
 def load_zones(sources: list[ZoneSource]) -> tuple[list, list]:
     """Load every zone; raises zones.errors.ZoneError listing the problems of all of them."""
-    from zones.errors import ZoneError
-
     loaded, warnings, problems = [], [], []
     for src in sources:
         try:
@@ -38,17 +40,33 @@ def load_zones(sources: list[ZoneSource]) -> tuple[list, list]:
             continue
         loaded.append(z)
         warnings.extend(z.warnings)
+        problems.extend(unsupported(z))
     seen = {}
     for z in loaded:
         k = names.key(z.origin)
         if k in seen:
-            from zones.errors import ZoneProblem
             problems.append(ZoneProblem("zone %s is given twice (%s and %s)" % (
                 names.to_text(z.origin), seen[k], z.files[0])))
         seen[k] = z.files[0]
     if problems:
         raise ZoneError(problems)
     return loaded, warnings
+
+
+def unsupported(zone) -> list:
+    """Valid zone data this appliance cannot serve as NSD would: refused rather than answered
+    differently. DNAME needs per-query synthesis (RFC 6672), which the answer table does not do
+    yet; NS at a wildcard is only a delegation for the literal "*" name (RFC 4592 4.2)."""
+    out = []
+    for (k, t), r in zone.rrsets.items():
+        if t == TYPE_DNAME:
+            out.append(ZoneProblem("DNAME at %s is not supported by this appliance (RFC 6672 "
+                                   "synthesis is not implemented); use CNAME records"
+                                   % names.to_text(r.name), r.where))
+        elif t == TYPE_NS and k.startswith(b"\x01*") and k != names.key(zone.origin):
+            out.append(ZoneProblem("NS at the wildcard %s is not supported (RFC 4592 4.2)"
+                                   % names.to_text(r.name), r.where))
+    return out
 
 
 def table_for(loaded: list, options: BuildOptions | None = None) -> tuple[bytes, TableStats]:

@@ -53,15 +53,18 @@ class Variant:
 
 def encode(ans: Answer, template: bytes, mode: str, avail: int = 65535) -> Variant:
     """Encode an answer into at most ``avail`` octets after the question, the way NSD fills a
-    packet: whole RRsets in section order, and the first one that does not fit ends the
-    message. In the answer section or a mandatory authority RRset (referral NS, negative SOA)
-    it sets TC; in the optional sections (the NS set of a positive answer, additional data) it
-    is just left out (NSD packet.c, measured in tests/NSD_BEHAVIOUR.md item 2)."""
+    packet (packet.c, answer.c; measured in tests/NSD_BEHAVIOUR.md item 2): whole RRsets, in
+    section order. One that does not fit in the answer section or a mandatory authority RRset
+    (referral NS, negative SOA) truncates the message (TC). One that does not fit in an
+    optional section (the NS set of a positive answer, the A, AAAA and other additional
+    sections) is left out; the rest of that section is still tried, and then the message ends.
+    """
     enc = Encoder(template, mode, avail)
     counts = [0] * 6
-    tc = False
+    tc = done = False
     an_len = 0
-    for p in ans.ordered():
+    parts = ans.ordered()
+    for i, p in enumerate(parts):
         mark = enc.mark()
         added = 0
         for rdata in p.rrset.rdatas:
@@ -70,13 +73,19 @@ def encode(ans: Answer, template: bytes, mode: str, avail: int = 65535) -> Varia
             added += 1
         if added < len(p.rrset.rdatas):
             enc.reset(mark)
-            tc = p.section in (ANSWER, AUTHORITY)
+            if p.section in (ANSWER, AUTHORITY):
+                tc = True
+                break
+            done = True
+        else:
+            counts[p.section] += added
+            if p.section == ANSWER:
+                an_len = len(enc.buf)
+        last_of_section = i + 1 == len(parts) or parts[i + 1].section != p.section
+        if done and last_of_section:
             if p.section == ADDITIONAL_A and counts[ADDITIONAL_A] == 0 and ans.delegation:
                 tc = True   # a referral must carry a usable address (RFC 9471)
             break
-        counts[p.section] += added
-        if p.section == ANSWER:
-            an_len = len(enc.buf)
     return Variant(bytes(enc.buf), list(enc.fixups), counts[0], counts[1] + counts[2],
                    counts[3] + counts[4] + counts[5], tc, enc.needed, an_len)
 

@@ -157,6 +157,19 @@ cdef inline int skip_name(const uint8_t *q, int qlen, int pos) noexcept nogil:
         pos += lab + 1
 
 
+cdef inline int plain_name_end(const uint8_t *q, int qlen, int pos) noexcept nogil:
+    """Position after an uncompressed name with ordinary labels, or -1."""
+    cdef int lab
+    while pos < qlen:
+        lab = q[pos]
+        if lab == 0:
+            return pos + 1
+        if lab & 0xC0:
+            return -1
+        pos += lab + 1
+    return -1
+
+
 cdef inline int parse_opt(const uint8_t *q, int qlen, int pos, Query *r) noexcept nogil:
     """An OPT record at ``pos`` (RFC 6891 6.1.2); its end, 0 if it is not one, -1 if bad."""
     cdef int rdlen, optlen, end, p
@@ -264,15 +277,13 @@ cdef int tsig_badkey(const uint8_t *q, int qlen, int tsig_pos, uint8_t *out, con
                      Counters *c) noexcept nogil:
     """We hold no TSIG keys: NOTAUTH with the TSIG echoed as BADKEY (RFC 8945 5.2.2)."""
     cdef int pos = small(q, out, r.flags & F_RD, RCODE_NOTAUTH, r, c, False, True, NO_EDE)
-    cdef int kend = skip_name(q, qlen, tsig_pos)
+    cdef int kend = plain_name_end(q, qlen, tsig_pos)
     cdef int rd = kend + 10
-    cdef int aend = skip_name(q, qlen, rd)
+    cdef int aend = plain_name_end(q, qlen, rd) if kend > 0 else -1
     cdef int klen = kend - tsig_pos
     cdef int alen = aend - rd
     if kend < 0 or aend < 0 or aend + 8 > qlen or pos + klen + alen + 26 > 1232:
-        return pos
-    if q[kend - 1] != 0 or q[aend - 1] != 0:
-        return pos                  # compressed names: they would point into nothing here
+        return pos                  # names we cannot copy as they are: no TSIG echoed
     memcpy(out + pos, q + tsig_pos, klen)          # key name
     pos += klen
     store_be16(out + pos, TYPE_TSIG)

@@ -8,6 +8,7 @@ Layout (integers little-endian):
 The same inputs give the same bytes: no timestamps, no absolute paths, sorted keys.
 """
 
+import contextlib
 import hashlib
 import json
 import mmap
@@ -36,11 +37,16 @@ def write(path: str, table: bytes, meta: dict) -> str:
     h.update(table)
     digest = h.digest()
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(head)
-        f.write(table)
-        f.write(digest)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(head)
+            f.write(table)
+            f.write(digest)
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise ImageError("%s: cannot write: %s" % (path, e.strerror)) from None
     return digest.hex()
 
 

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.dnsq import query
+from tests.udpclient import UDPClient
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "zones", "examples")
@@ -135,3 +136,26 @@ def test_listen_errors_are_one_line(img):
                            text=True, timeout=20)
         assert p.returncode != 0 and "Traceback" not in p.stderr
         assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_served_answers_match_nsd(nsd, tmp_path):
+    """The differential suite through the socket stack: the served bytes are NSD's."""
+    from tests import difftool
+    from tests.conftest import DIFF_ZONES, IDENTITY
+    img = str(tmp_path / "diff.img")
+    args = ["build", "-o", img, "--identity", IDENTITY]
+    for origin, path in DIFF_ZONES.items():
+        args += ["--zone", "%s=%s" % (origin, path)]
+    subprocess.run(APPLIANCE + args, check=True, capture_output=True)
+    port = free_port()
+    s = Served(img, "127.0.0.1:%d" % port)
+    try:
+        queries = difftool.generate(DIFF_ZONES, 3000, seed=7)
+        theirs = nsd.query_many(queries)
+        ours = UDPClient("127.0.0.1", port).query_many(queries)
+    finally:
+        s.stop()
+    diffs = [(difftool.describe(q), difftool.compare(q, o, t))
+             for q, o, t in zip(queries, ours, theirs, strict=True)]
+    diffs = [d for d in diffs if d[1]]
+    assert not diffs, diffs[:20]
