@@ -166,10 +166,14 @@ def _all_counters(engine, server) -> dict:
 
 # -- bench ------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
+    """Run bench/ with pytest; ``appliance bench -- ARGS`` passes ARGS on to pytest."""
     import subprocess
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    extra = list(args.pytest_args)
+    if extra and extra[0] == "--":
+        extra = extra[1:]
     cmd = [sys.executable, "-m", "pytest", os.path.join(here, "bench"), "-q",
-           "--benchmark-only", "-p", "no:cacheprovider"] + list(args.pytest_args)
+           "--benchmark-only", "-p", "no:cacheprovider"] + extra
     return subprocess.call(cmd, cwd=here)
 
 

@@ -1,7 +1,7 @@
 """A synthetic zone of exactly N records, the same bytes for the same arguments.
 
 The mix, for a large N (each host has an A record; the rest is drawn with a fixed seed):
-about 83% A (``hostN``, 3% of hosts with a second address), 6% AAAA, 4% CNAME (``aliasN`` to an
+about 83% A (``hostN``, 3% of hosts with a second address), 6.5% AAAA, 4% CNAME (``aliasN`` to an
 earlier host), 4% TXT, 2.5% MX (to an earlier host), plus one wildcard (``*.wildK``, A and TXT)
 and one delegation (``zoneK``: two NS and their glue A records) per 10,000 records, at least
 two of each. The apex has an SOA, two NS with glue (A and AAAA) and ``$TTL`` is set.
@@ -52,6 +52,11 @@ def _v6(n: int) -> str:
     return "2001:2:0:%x::%x" % ((n >> 16) & 0xFFFF, n & 0xFFFF or 1)
 
 
+def wildcard_address(k: int) -> str:
+    """The A record of ``*.wild{k}``, which every name it synthesises gets."""
+    return _v4(0x1FE00 + k)
+
+
 def generate(out, records: int, origin: str = "bench.test.", seed: int = SEED) -> ZoneShape:
     """Write a zone of exactly ``records`` records to the text stream ``out``; its shape."""
     if records < APEX_RECORDS + 1:
@@ -92,7 +97,7 @@ def generate(out, records: int, origin: str = "bench.test.", seed: int = SEED) -
         if (specials and len(shape.wildcards) < specials and records - left >= next_special
                 and left >= WILDCARD_RECORDS + DELEGATION_RECORDS):
             k = len(shape.wildcards)
-            rec("*.wild%d IN A %s\n" % (k, _v4(0x1FE00 + k)), "A")
+            rec("*.wild%d IN A %s\n" % (k, wildcard_address(k)), "A")
             rec("  IN TXT \"wildcard %d\"\n" % k, "TXT")
             rec("zone%d IN NS ns1.zone%d\n" % (k, k), "NS")
             rec("  IN NS ns2.zone%d\n" % k, "NS")

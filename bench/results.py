@@ -39,9 +39,9 @@ def save(data: dict, file: str | None = None):
 def update(section: str, key: str, value: dict):
     """Replace one measurement (``section``/``key``) and the machine description."""
     data = load()
-    data.setdefault(section, {})[key] = value
+    data.setdefault(section, {})[key] = dict(value, runs=1,
+                                             cpus_used=sorted(os.sched_getaffinity(0)))
     data["machine"] = machine()
-    data.setdefault("runs", 1)
     save(data)
 
 

@@ -38,7 +38,9 @@ def zone(tmp_path_factory):
 
 
 def _mixed_case(name: str, rng: random.Random) -> str:
-    return "".join(c.upper() if rng.random() < 0.5 else c for c in name)
+    """Each letter upper case by a coin toss (0x20, draft-vixie-dnsext-dns0x20); never all lower."""
+    mixed = "".join(c.upper() if rng.random() < 0.5 else c for c in name)
+    return mixed if mixed != name else name[0].upper() + name[1:]
 
 
 def names_for(kind: str, shape: genzone.ZoneShape) -> list[tuple[str, dict]]:
@@ -99,8 +101,14 @@ def check(kind: str, name: str, opts: dict, wire: bytes | None, q: bytes):
         return
     assert h["aa"] == 1 and h["an"] >= 1, (name, h)
     assert owners == {qname} and {rr.rtype for rr in r.rr} == {QTYPE.A}, (name, r.rr)
+    labels = qname.split(".")
     if kind == "wildcard":
-        assert h["an"] == 1, (name, h)
+        assert labels[1].startswith("wild"), name
+        address = genzone.wildcard_address(int(labels[1][len("wild"):]))
+        assert [str(rr.rdata) for rr in r.rr] == [address], name
+    else:
+        assert labels[0].startswith("host") and len(labels) == 3, name
+        assert (name != name.lower()) == (kind == "exact_mixed_case"), name
     opt = [rr for rr in r.ar if rr.rtype == QTYPE.OPT]
     if kind == "exact_edns":
         assert len(opt) == 1 and opt[0].rclass == 1232, name
