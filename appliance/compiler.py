@@ -14,7 +14,7 @@ from zones.model import Zone, rdata_name
 
 from . import layout as L
 from .engine import hash_name
-from .namespace import TYPE_ANY, TYPE_DS, Answer, Namespace, Node
+from .namespace import TYPE_ANY, TYPE_CNAME, TYPE_DS, Answer, Namespace, Node
 from .wire import (
     ADDITIONAL_A,
     ANCESTOR,
@@ -154,23 +154,46 @@ class Compiler:
         self.options = options or BuildOptions()
         self.stats = TableStats()
         self.blob = _Blob(bytearray(L.HEADER.size))
-        self._shared: dict = {}
+        self._shared: dict = {}     # entry contents -> offset
+        self._memo: dict = {}       # answer structure -> offset
 
     # -- entries -------------------------------------------------------------------------
     def _entry(self, ans: Answer, template: bytes, mode: str, ans_any: Answer) -> int:
-        """Store an answer (and how a QCLASS ANY query differs from it); its offset."""
+        """Store an answer (and how a QCLASS ANY query differs from it); its offset.
+
+        Answers that encode to the same bytes are found before encoding, by their structure
+        (see _structure), which is most of the work of a big zone: every name's NODATA, DS and
+        class ANY variants are shared.
+        """
+        if any(p.section == ANSWER for p in ans.parts):
+            # the name's own data (or its chain): no other name has this answer
+            return self._encode_entry(ans, template, mode, ans_any)
+        key = (_structure(ans, template, mode), _structure(ans_any, template, mode))
+        off = self._memo.get(key)
+        if off is None:
+            off = self._memo[key] = self._encode_entry(ans, template, mode, ans_any)
+        return off
+
+    def _encode_entry(self, ans: Answer, template: bytes, mode: str, ans_any: Answer) -> int:
         vs = variants(ans, template, mode)
-        flags = L.FLAG_QR | (L.FLAG_AA if ans.aa else 0) | ans.rcode
+        flags = _flags(ans)
+        relation = _class_any_relation(ans, ans_any)
+        if relation == "same":
+            return self._store(flags, template, vs, 0, twin_self=True)
         twin = 0
-        any_vs = variants(ans_any, template, mode)
-        any_flags = L.FLAG_QR | (L.FLAG_AA if ans_any.aa else 0) | ans_any.rcode
-        same = any_flags == flags and _vkey(any_vs) == _vkey(vs)
-        if not same and not _answer_section_of(vs[0], any_vs[0], flags, any_flags):
-            twin = self._store(any_flags, template, any_vs, 0)
-        return self._store(flags, template, vs, twin, same)
+        if relation is None:
+            twin = self._store(_flags(ans_any), template, variants(ans_any, template, mode), 0)
+        return self._store(flags, template, vs, twin)
 
     def _store(self, flags: int, template: bytes, vs: list, twin: int, twin_self=False) -> int:
-        key = (flags, len(template), _vkey(vs), twin, twin_self)
+        """Lay an entry out in the table, or find the identical one already there."""
+        h = hashlib.blake2b(digest_size=16)
+        for v in vs:
+            h.update(L.VARIANT.pack(v.min_avail, len(v.body), len(v.fixups), int(v.tc),
+                                    v.an, v.ns, v.ar, v.an_len, 0))
+            h.update(v.body)
+            h.update(b"".join(f.to_bytes(2, "little") for f in v.fixups))
+        key = (flags, len(template), twin, twin_self, h.digest())
         off = self._shared.get(key)
         if off is not None:
             return off
@@ -208,7 +231,10 @@ class Compiler:
         default = self._entry(base, node.name, mode,
                               ns.answer_exact(node, NO_DATA_TYPE, synth, True))
         types = []
-        for qtype in sorted(base.seen | {TYPE_ANY, TYPE_DS}):
+        # DS differs from "any other type" only at an apex (answered from the parent) or at
+        # the end of a chain; elsewhere it is NODATA like the default
+        extra = {TYPE_ANY, TYPE_DS} if node.is_apex or TYPE_CNAME in node.rrsets else {TYPE_ANY}
+        for qtype in sorted(base.seen | extra):
             ans = ns.answer_exact(node, qtype, synth)
             off = self._entry(ans, node.name, mode, ns.answer_exact(node, qtype, synth, True))
             if off != default:
@@ -322,17 +348,51 @@ class Compiler:
         return self.blob.put(bytes(slots)), nslots
 
 
-def _vkey(vs: list) -> tuple:
-    return tuple((v.min_avail, v.an_len) + v.key() for v in vs)
+def _flags(ans: Answer) -> int:
+    return L.FLAG_QR | (L.FLAG_AA if ans.aa else 0) | ans.rcode
 
 
-def _answer_section_of(full: Variant, any_full: Variant, flags: int, any_flags: int) -> bool:
-    """Whether the QCLASS ANY answer is just the answer section of the class IN one, so the
-    engine can cut it out at run time instead of storing it (see engine.emit)."""
-    return (any_flags == flags & ~L.FLAG_AA and not any_full.tc
-            and any_full.body == full.body[:full.an_len]
-            and (any_full.an, any_full.ns, any_full.ar) == (full.an, 0, 0)
-            and any_full.fixups == [f for f in full.fixups if f < full.an_len])
+def _part_key(p):
+    return (p.section, p.owner if p.owner is QNAME else names.key(p.owner), id(p.rrset), p.ttl)
+
+
+def _structure(ans: Answer, template: bytes, mode: str) -> tuple:
+    """What an answer's encoding depends on: its flags, its RRsets in order, and where the
+    names it writes meet the template (a shared suffix compresses to the same place)."""
+    t = names.key(template)
+    meets = {_common_suffix(w, t) for w in _written_names(ans)}
+    return (mode, len(template), _flags(ans), ans.delegation,
+            tuple(_part_key(p) for p in ans.parts), tuple(sorted(meets)))
+
+
+def _common_suffix(a: bytes, b: bytes) -> bytes:
+    """The longest name that both ``a`` and ``b`` end with, label-aligned."""
+    for s in names.suffixes(a):
+        if len(s) <= len(b) and b.endswith(s) and (len(s) == len(b) or _label_start(b, s)):
+            return s
+    return b"\x00"
+
+
+def _label_start(name: bytes, suffix: bytes) -> bool:
+    for s in names.suffixes(name):
+        if len(s) == len(suffix):
+            return True
+        if len(s) < len(suffix):
+            return False
+    return False
+
+
+def _class_any_relation(ans: Answer, ans_any: Answer):
+    """How the QCLASS ANY answer relates to the class IN one: "same" RRsets and flags, just its
+    "answer_section" without AA (the engine cuts it out at run time), or None (stored apart)."""
+    if _flags(ans_any) == _flags(ans) and list(map(_part_key, ans.parts)) == list(
+            map(_part_key, ans_any.parts)):
+        return "same"
+    answer_parts = [p for p in ans.parts if p.section == ANSWER]
+    if (_flags(ans_any) == _flags(ans) & ~L.FLAG_AA
+            and [_part_key(p) for p in ans_any.parts] == [_part_key(p) for p in answer_parts]):
+        return "answer_section"
+    return None
 
 
 def _compresses_better(ans: Answer, ce: bytes, template_key: bytes) -> bool:
