@@ -30,6 +30,7 @@ def ext(name, sources, **kw):
 extensions = [
     ext("appliance.engine", ["appliance/engine.pyx"]),
     ext("appliance.udpserver", ["appliance/udpserver.pyx"]),
+    ext("netstack.stack", ["netstack/stack.pyx"]),
 ]
 
 setup(
@@ -37,7 +38,8 @@ setup(
     version="0.1.0",
     description="A sealed authoritative DNS appliance built like a unikernel",
     packages=find_packages(include=["appliance*", "zones*", "netstack*", "pvboot*"]),
-    package_data={"appliance": ["*.pxd", "*.pyi"], "zones": ["examples/*"]},
+    package_data={"appliance": ["*.pxd", "*.pyi", "include/*.h"], "zones": ["examples/*"],
+                  "netstack": ["*.pxd", "include/*.h"]},
     ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES,
                           annotate=DEBUG, quiet=True),
     python_requires=">=3.11",

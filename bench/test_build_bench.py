@@ -13,8 +13,8 @@ import sys
 import time
 
 import pytest
-from appliance.engine import Engine
 
+from appliance.engine import Engine
 from appliance.image import open_image
 from bench import genzone, results
 from tests.dnsq import header_fields, query

@@ -10,10 +10,10 @@ win by answering fast and wrong.
 import random
 
 import pytest
-from appliance.engine import Engine
 from dnslib import QTYPE, DNSRecord
 
 from appliance.builder import ZoneSource, load_zones, table_for
+from appliance.engine import Engine
 from bench import genzone, results
 from tests.dnsq import header_fields, query
 

@@ -2,12 +2,12 @@
 
 import struct
 
-from appliance.engine import Engine
 from dnslib import EDNS0, QTYPE, RR, DNSHeader, DNSQuestion, DNSRecord
 
 import zones
 from appliance.builder import table_for
 from appliance.compiler import BuildOptions
+from appliance.engine import Engine
 
 
 def engine_for(zone_texts: dict, identity=None, version=None) -> Engine:

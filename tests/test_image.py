@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from appliance.engine import Engine
 
 from appliance import image
 from appliance.builder import ZoneSource, build
 from appliance.compiler import BuildOptions
+from appliance.engine import Engine
 from tests.dnsq import ask
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,0 +1,138 @@
+/*
+ * pvboot.h -- the one public interface between the appliance and the platform.
+ *
+ * In the spirit of Solo5's bindings: a few calls with a contract each, one result enum,
+ * non-blocking I/O that returns PVBOOT_AGAIN, and one call to wait (pvboot_yield).
+ *
+ * Netdevs are opened from a spec string:
+ *   tap:NAME                  a TAP device (/dev/net/tun, IFF_TAP|IFF_NO_PI), created if absent
+ *   afpacket:IFACE[,fanout=N] AF_PACKET on IFACE: TPACKET_V3 receive ring, sendmmsg transmit,
+ *                             PACKET_QDISC_BYPASS; with fanout=N, joins PACKET_FANOUT group N
+ *   socket:ADDR:PORT          a kernel UDP socket (the socket stack); ADDR may be [v6]
+ * Ethernet netdevs (tap, afpacket) carry whole Ethernet II frames. A socket netdev carries UDP
+ * payloads; each frame's peer address travels in pvboot_frame.peer.
+ *
+ * Threading: a netdev belongs to one thread. No call allocates after pvboot_netdev_open.
+ */
+#ifndef PVBOOT_H
+#define PVBOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+typedef enum {
+	PVBOOT_OK = 0,
+	PVBOOT_AGAIN = 1,      /* nothing to do now: no frame, no room; try after pvboot_yield */
+	PVBOOT_EINVAL = 2,     /* a bad argument or spec */
+	PVBOOT_EPERM = 3,      /* not allowed: needs CAP_NET_RAW / CAP_NET_ADMIN (root) */
+	PVBOOT_ENODEV = 4,     /* no such interface */
+	PVBOOT_EBUSY = 5,      /* the device is in use (e.g. a TAP another process holds) */
+	PVBOOT_EADDR = 6,      /* the interface carries a kernel address, or the address is in use */
+	PVBOOT_EUNSPEC = 7     /* anything else; the error text says what */
+} pvboot_result_t;
+
+enum { PVBOOT_NETDEV_TAP = 1, PVBOOT_NETDEV_AFPACKET = 2, PVBOOT_NETDEV_SOCKET = 3 };
+
+#define PVBOOT_MAX_NETDEVS 8
+#define PVBOOT_BATCH 64            /* most frames one rx call returns, most queued for tx */
+#define PVBOOT_FRAME_MAX 2048      /* room in each transmit buffer */
+#define PVBOOT_ERRLEN 160
+
+typedef struct pvboot_netdev pvboot_netdev_t;
+
+struct pvboot_netdev_info {
+	int kind;                  /* PVBOOT_NETDEV_* */
+	int index;                 /* its bit in pvboot_yield's ready set */
+	uint8_t mac[6];            /* the interface's MAC (zero for a socket netdev) */
+	uint16_t mtu;              /* the largest frame payload (1500 typically) */
+	char name[32];             /* the interface name, or ADDR:PORT */
+};
+
+/* A received frame: a pointer into the receive ring (no copy) and its length. */
+struct pvboot_frame {
+	const uint8_t *data;
+	uint32_t len;
+	uint32_t peer_len;         /* socket netdevs: length of peer, else 0 */
+	struct sockaddr_storage *peer;  /* socket netdevs: who sent it (reply goes there) */
+};
+
+/*
+ * Open a netdev from SPEC. On success *out is set and PVBOOT_OK returned. On failure a result
+ * other than OK is returned and ERR (ERRLEN bytes) holds one line saying what is wrong, naming
+ * the device ("afpacket:veth1: no such interface", "tap:t0: permission denied (needs root)").
+ * MUST be called before pvboot_yield; MAY be called up to PVBOOT_MAX_NETDEVS times.
+ */
+pvboot_result_t pvboot_netdev_open(const char *spec, pvboot_netdev_t **out,
+                                   char *err, size_t errlen);
+
+/* Close a netdev and release its ring and buffers. */
+void pvboot_netdev_close(pvboot_netdev_t *nd);
+
+/* Fill INFO with the netdev's kind, index, MAC, MTU and name. */
+void pvboot_netdev_info(pvboot_netdev_t *nd, struct pvboot_netdev_info *info);
+
+/*
+ * Receive up to MAX (<= PVBOOT_BATCH) frames into FRAMES; *N is set to how many.
+ * Returns PVBOOT_AGAIN with *N = 0 when none is waiting. The frames MUST be treated as
+ * read-only and stay valid until pvboot_netdev_rx_done, which MUST be called before the next
+ * pvboot_netdev_rx on the same netdev (it hands the ring slots back to the kernel).
+ * A TAP netdev is read until it would block or MAX frames are in hand.
+ */
+pvboot_result_t pvboot_netdev_rx(pvboot_netdev_t *nd, struct pvboot_frame *frames,
+                                 unsigned max, unsigned *n);
+void pvboot_netdev_rx_done(pvboot_netdev_t *nd);
+
+/*
+ * Transmit in place: pvboot_netdev_tx_buffer returns room for one frame (*CAP octets, at least
+ * the MTU plus the link header) or NULL when PVBOOT_BATCH frames are already queued.
+ * The caller writes the frame there and queues it with pvboot_netdev_tx_commit(LEN), or drops
+ * the buffer by not committing (the next tx_buffer call returns the same room). PEER is used
+ * by socket netdevs only (the address to send the datagram to) and may be NULL otherwise.
+ * pvboot_netdev_tx_flush sends every queued frame in one batch (sendmmsg, or one write per
+ * frame on TAP); frames the kernel will not take are counted in *dropped (may be NULL).
+ */
+uint8_t *pvboot_netdev_tx_buffer(pvboot_netdev_t *nd, uint32_t *cap);
+void pvboot_netdev_tx_commit(pvboot_netdev_t *nd, uint32_t len,
+                             const struct sockaddr_storage *peer, uint32_t peer_len);
+pvboot_result_t pvboot_netdev_tx_flush(pvboot_netdev_t *nd, unsigned *dropped);
+
+/* The file descriptor pvboot_yield waits on (for tests and diagnostics only). */
+int pvboot_netdev_fd(pvboot_netdev_t *nd);
+
+/* Counters since open; every frame pvboot does not hand over or send is counted once. */
+struct pvboot_netdev_stats {
+	uint64_t rx_frames;        /* frames handed to the caller by pvboot_netdev_rx */
+	uint64_t rx_truncated;     /* longer than PVBOOT_FRAME_MAX (socket: MSG_TRUNC); skipped */
+	uint64_t rx_dropped;       /* dropped by the kernel before we saw them (ring or buffer full;
+	                              afpacket and socket only) */
+	uint64_t rx_csum_partial;  /* afpacket: frames whose sender left the L4 checksum to offload
+	                              (TP_STATUS_CSUMNOTREADY: checksum field not final); handed over */
+	uint64_t tx_frames;        /* frames the kernel took at pvboot_netdev_tx_flush */
+	uint64_t tx_dropped;       /* frames it would not take */
+	uint64_t errors;           /* socket errors (SO_ERROR) pvboot_yield cleared */
+};
+
+/* Fill STATS with the netdev's counters (MAY make a system call: not for the per-frame path). */
+void pvboot_netdev_stats(pvboot_netdev_t *nd, struct pvboot_netdev_stats *stats);
+
+/*
+ * Wait until a netdev has frames or DEADLINE (pvboot_clock_monotonic time, ns) passes, with
+ * SIGINT, SIGTERM and SIGUSR1 let through only while waiting (they are blocked otherwise, so
+ * one can never be lost between a check and the wait). *READY gets bit (1 << index) set for
+ * each netdev with frames waiting. Returns PVBOOT_OK when something is ready, PVBOOT_AGAIN on
+ * timeout or when a signal arrived (see pvboot_signal_take).
+ * The first call blocks the three signals for the calling thread and installs handlers.
+ */
+pvboot_result_t pvboot_yield(uint64_t deadline, uint64_t *ready);
+
+/* The signal that arrived since the last call (0 if none), clearing it. */
+int pvboot_signal_take(void);
+
+/* Restore the signal mask and handlers pvboot_yield changed. */
+void pvboot_signals_restore(void);
+
+/* Monotonic time in nanoseconds. */
+uint64_t pvboot_clock_monotonic(void);
+
+#endif /* PVBOOT_H */
