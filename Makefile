@@ -14,8 +14,10 @@ PYDEPS    := cython dnslib scapy pytest pytest-benchmark hypothesis ruff cython-
 # what the tests run against (real peers and clients, DESIGN.md section 8)
 APT_PKGS  := nsd knot bind9 dnsperf bind9-dnsutils knot-dnsutils iproute2 iputils-ping
 
+# hand-written sources (the .c files Cython generates next to each .pyx are not)
 SOURCES := $(shell find appliance zones netstack pvboot -name '*.py' -o -name '*.pyx' \
-             -o -name '*.pxd' -o -name '*.h' -o -name '*.c' 2>/dev/null | grep -v '\.c$$\|/build/') setup.py
+             -o -name '*.pxd' -o -name '*.h' 2>/dev/null) \
+           $(filter-out pvboot/netdev.c,$(wildcard pvboot/*.c)) setup.py
 
 .PHONY: all venv build run test test-fast bench lint clean distclean syspkgs example
 
@@ -70,7 +72,8 @@ lint: $(BUILT)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cython-lint appliance
 
 clean:
-	rm -rf build out *.egg-info appliance/*.c appliance/*.so appliance/*.html $(BUILT)
+	rm -rf build out *.egg-info $(BUILT)
+	rm -f appliance/*.c netstack/*.c pvboot/netdev.c */*.so */*.html
 
 distclean: clean
 	rm -rf $(VENV)

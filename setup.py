@@ -31,6 +31,11 @@ extensions = [
     ext("appliance.engine", ["appliance/engine.pyx"]),
     ext("appliance.udpserver", ["appliance/udpserver.pyx"]),
     ext("netstack.stack", ["netstack/stack.pyx"]),
+    # All of pvboot's C lives in this one extension; others reach it via pvboot/netdev.pxd.
+    ext("pvboot.netdev", ["pvboot/netdev.pyx", "pvboot/netdev_core.c", "pvboot/netdev_link.c",
+                          "pvboot/netdev_tap.c", "pvboot/netdev_afpacket.c",
+                          "pvboot/netdev_socket.c", "pvboot/yield.c", "pvboot/clock.c"],
+        include_dirs=["pvboot"]),
 ]
 
 setup(
@@ -39,7 +44,7 @@ setup(
     description="A sealed authoritative DNS appliance built like a unikernel",
     packages=find_packages(include=["appliance*", "zones*", "netstack*", "pvboot*"]),
     package_data={"appliance": ["*.pxd", "*.pyi", "include/*.h"], "zones": ["examples/*"],
-                  "netstack": ["*.pxd", "include/*.h"]},
+                  "netstack": ["*.pxd", "include/*.h"], "pvboot": ["*.pxd", "*.h"]},
     ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES,
                           annotate=DEBUG, quiet=True),
     python_requires=">=3.11",

@@ -55,7 +55,17 @@ struct pvboot_frame {
 	uint32_t len;
 	uint32_t peer_len;         /* socket netdevs: length of peer, else 0 */
 	struct sockaddr_storage *peer;  /* socket netdevs: who sent it (reply goes there) */
+	uint32_t flags;            /* PVBOOT_FRAME_* */
 };
+
+/*
+ * The frame was sent by this host with its L4 (UDP/TCP) checksum left to offload
+ * (CHECKSUM_PARTIAL, e.g. a kernel socket in a namespace behind a veth): the checksum field is
+ * not final and MUST NOT be verified; the data is intact. (afpacket, TP_STATUS_CSUMNOTREADY)
+ */
+#define PVBOOT_FRAME_CSUM_PARTIAL 0x1u
+/* The kernel or the NIC has verified the L4 checksum (afpacket, TP_STATUS_CSUM_VALID). */
+#define PVBOOT_FRAME_CSUM_VALID 0x2u
 
 /*
  * Open a netdev from SPEC. On success *out is set and PVBOOT_OK returned. On failure a result
@@ -106,10 +116,9 @@ struct pvboot_netdev_stats {
 	uint64_t rx_truncated;     /* longer than PVBOOT_FRAME_MAX (socket: MSG_TRUNC); skipped */
 	uint64_t rx_dropped;       /* dropped by the kernel before we saw them (ring or buffer full;
 	                              afpacket and socket only) */
-	uint64_t rx_csum_partial;  /* afpacket: frames whose sender left the L4 checksum to offload
-	                              (TP_STATUS_CSUMNOTREADY: checksum field not final); handed over */
+	uint64_t rx_csum_partial;  /* frames handed over with PVBOOT_FRAME_CSUM_PARTIAL */
 	uint64_t tx_frames;        /* frames the kernel took at pvboot_netdev_tx_flush */
-	uint64_t tx_dropped;       /* frames it would not take */
+	uint64_t tx_dropped;       /* frames it would not take (and socket commits with no peer) */
 	uint64_t errors;           /* socket errors (SO_ERROR) pvboot_yield cleared */
 };
 
