@@ -29,8 +29,8 @@ def ext(name, sources, **kw):
 
 extensions = [
     ext("appliance.engine", ["appliance/engine.pyx"]),
-    ext("appliance.udpserver", ["appliance/udpserver.pyx"]),
-    ext("netstack.stack", ["netstack/stack.pyx"]),
+    ext("appliance.udpserver", ["appliance/udpserver.pyx"], include_dirs=["pvboot"]),
+    ext("netstack.stack", ["netstack/stack.pyx"], include_dirs=["pvboot"]),
     # All of pvboot's C lives in this one extension; others reach it via pvboot/netdev.pxd.
     ext("pvboot.netdev", ["pvboot/netdev.pyx", "pvboot/netdev_core.c", "pvboot/netdev_link.c",
                           "pvboot/netdev_tap.c", "pvboot/netdev_afpacket.c",

@@ -5,6 +5,7 @@ see one for an internal error).
 """
 
 import argparse
+import functools
 import os
 import socket
 import sys
@@ -122,46 +123,115 @@ def format_counters(c: dict) -> str:
 
 
 def cmd_run(args) -> int:
+    from pvboot.netdev import Netdev, NetdevError, restore_signals
+
     from .engine import Engine
     from .image import open_image
-    from .udpserver import UDPServer
-    if not args.listen:
-        raise CLIError("run needs --listen ADDR:PORT (the direct stack comes with --netdev)")
-    family, host, port = parse_listen(args.listen)
+    if bool(args.listen) == bool(args.netdev):
+        raise CLIError("run needs --listen ADDR:PORT (socket stack) or --netdev tap:NAME|"
+                       "afpacket:IFACE with --ip A.B.C.D/N (direct stack)")
+    if args.listen:
+        family, host, port = parse_listen(args.listen)
+        spec = "socket:[%s]:%d" % (host, port) if family == socket.AF_INET6 else \
+            "socket:%s:%d" % (host, port)
+        where = spec[len("socket:"):] + "/udp, socket stack"
+    else:
+        spec = args.netdev
+        iface = parse_interface(args.ip, args.gateway)
     img = open_image(args.image)
     engine = Engine(img.table)
-    sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, port))
-    except OSError as e:
-        sock.close()
-        raise CLIError("cannot listen on %s: %s" % (args.listen, e.strerror)) from None
-    sock.setblocking(False)
-    server = UDPServer(engine, sock.fileno())
+        netdev = Netdev(spec)
+    except NetdevError as e:
+        raise CLIError(str(e)) from None
     zones = ", ".join("%s (serial %d)" % (z["origin"], z["serial"]) for z in img.meta["zones"])
-    where = "[%s]:%d" % (host, port) if family == socket.AF_INET6 else "%s:%d" % (host, port)
-    print("serving %s from %s (sha256 %s) on %s/udp, socket stack" % (
-        zones, args.image, img.digest[:16], where), flush=True)
-
-    def dump():
-        print(format_counters(_all_counters(engine, server)), flush=True)
-
-    signum = server.serve(dump)
-    print("stopped by signal %d; %s" % (signum, format_counters(_all_counters(engine, server))),
-          flush=True)
-    sock.close()
+    try:
+        if args.listen:
+            from .udpserver import SocketServer
+            server = SocketServer(engine, netdev)
+            serve = server.serve
+            counters = _socket_counters(engine, server, netdev)
+        else:
+            from netstack.stack import NetStack
+            info = netdev.info
+            if info["kind"] == "socket":
+                raise CLIError("--netdev wants tap:NAME or afpacket:IFACE; a socket is --listen")
+            mac = parse_mac(args.mac) if args.mac else (
+                info["mac"] if info["kind"] == "afpacket" else default_mac(iface))
+            server = NetStack(engine, mac, str(iface.ip), iface.network.prefixlen,
+                              gateway=args.gateway)
+            serve = functools.partial(server.serve, netdev)
+            counters = _stack_counters(engine, server, netdev)
+            where = "%s as %s, MAC %s%s, direct stack" % (
+                spec, iface.with_prefixlen, mac.hex(":"),
+                ", gateway %s" % args.gateway if args.gateway else "")
+        print("serving %s from %s (sha256 %s) on %s" % (
+            zones, args.image, img.digest[:16], where), flush=True)
+        try:
+            signum = serve(lambda sig: print(format_counters(counters()), flush=True))
+        finally:
+            restore_signals()
+        print("stopped by signal %d; %s" % (signum, format_counters(counters())), flush=True)
+    finally:
+        netdev.close()
     return EXIT_OK
 
 
-def _all_counters(engine, server) -> dict:
-    c = engine.counters()
-    c["drop_truncated_query"] = server.drop_truncated_query
-    c["send_errors"] = server.send_errors
-    return c
+def parse_interface(ip, gateway):
+    import ipaddress
+    if not ip:
+        raise CLIError("--netdev needs --ip A.B.C.D/N, the address our stack answers on")
+    try:
+        iface = ipaddress.IPv4Interface(ip)
+    except ValueError:
+        raise CLIError("--ip wants A.B.C.D/N, got %r" % ip) from None
+    if "/" not in ip:
+        raise CLIError("--ip wants a prefix length too (A.B.C.D/N), got %r" % ip)
+    if gateway:
+        try:
+            gw = ipaddress.IPv4Address(gateway)
+        except ValueError:
+            raise CLIError("--gateway wants A.B.C.D, got %r" % gateway) from None
+        if gw not in iface.network or gw == iface.ip:
+            raise CLIError("--gateway %s is not another address on %s" % (gw, iface.network))
+    return iface
+
+
+def parse_mac(text: str) -> bytes:
+    parts = text.replace("-", ":").split(":")
+    try:
+        mac = bytes(int(p, 16) for p in parts)
+    except ValueError:
+        mac = b""
+    if len(mac) != 6 or len(parts) != 6 or mac[0] & 1:
+        raise CLIError("--mac wants a unicast MAC like 02:00:c6:12:00:02, got %r" % text)
+    return mac
+
+
+def default_mac(iface) -> bytes:
+    """A locally administered MAC made from our address (a TAP's own MAC is the kernel's)."""
+    return b"\x02\x00" + iface.ip.packed
+
+
+def _socket_counters(engine, server, netdev):
+    def counters():
+        c = engine.counters()
+        st = netdev.stats
+        c["drop_truncated_query"] = st["rx_truncated"]
+        c["no_buffer"] = server.no_buffer
+        c["tx_dropped"] = server.tx_dropped
+        return c
+    return counters
+
+
+def _stack_counters(engine, stack, netdev):
+    def counters():
+        c = engine.counters()
+        c.update(stack.counters())
+        for k, v in netdev.stats.items():
+            c["netdev_" + k] = v
+        return c
+    return counters
 
 
 # -- bench ------------------------------------------------------------------------------------
@@ -206,6 +276,12 @@ def make_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="serve an image")
     s.add_argument("image", metavar="IMG")
     s.add_argument("--listen", metavar="ADDR:PORT", help="socket stack: kernel UDP on ADDR:PORT")
+    s.add_argument("--netdev", metavar="SPEC",
+                   help="direct stack on tap:NAME or afpacket:IFACE[,fanout=N] (root)")
+    s.add_argument("--ip", metavar="A.B.C.D/N", help="our address (direct stack)")
+    s.add_argument("--gateway", metavar="A.B.C.D", help="next hop for other networks")
+    s.add_argument("--mac", metavar="MAC",
+                   help="our MAC (default: the interface's for afpacket, 02:00:<ip> for tap)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("bench", help="run the benchmarks in bench/")

@@ -90,7 +90,13 @@ cdef struct Stack:
     Pending pending[PENDING_SLOTS]
 
 
-cdef void stack_input(Stack *s, const uint8_t *f, uint32_t n, uint64_t now,
+# frame flags (pvboot's PVBOOT_FRAME_*): the L4 checksum is not to be checked
+cdef enum:
+    FRAME_CSUM_PARTIAL = 0x1         # not filled in yet (sent from this host, offloaded)
+    FRAME_CSUM_VALID = 0x2           # already verified by the kernel or the NIC
+
+
+cdef void stack_input(Stack *s, const uint8_t *f, uint32_t n, uint32_t flags, uint64_t now,
                       Sink *out) noexcept nogil
 cdef void stack_tick(Stack *s, uint64_t now, Sink *out) noexcept nogil
 cdef void stack_announce(Stack *s, Sink *out) noexcept nogil
@@ -109,6 +115,7 @@ cdef struct MemSink:                 # a Sink in memory, for feeding the stack f
 
 cdef class NetStack:
     cdef Stack s
+    cdef public uint64_t tx_dropped
     cdef object engine
     cdef Sink sink
     cdef MemSink mem

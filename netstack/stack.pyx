@@ -15,6 +15,11 @@ from appliance.engine cimport ENGINE_DROP, TRANSPORT_UDP, Counters, Engine, Tabl
 from netstack.arp cimport (ARP_PENDING, ARP_RESOLVED, ARP_SLOTS, ArpEntry, arp_find,
                            arp_init, arp_learn, arp_lookup, arp_slot)
 from netstack.wire cimport *
+from pvboot.netdev cimport (Netdev, clock_ns, nd_rx, nd_rx_done, nd_tx_buffer, nd_tx_commit,
+                            nd_tx_flush, signal_take, yield_ns)
+from pvboot.pvboot cimport PVBOOT_BATCH, PVBOOT_OK, pvboot_frame, pvboot_netdev_t
+
+from libc.signal cimport SIGUSR1
 
 
 cdef enum:
@@ -279,8 +284,8 @@ cdef void port_unreachable(Stack *s, const uint8_t *ip, uint32_t total, uint64_t
 
 # -- UDP and DNS ----------------------------------------------------------------------------
 
-cdef void udp_input(Stack *s, const uint8_t *ip, uint32_t ihl, uint32_t total, uint64_t now,
-                    Sink *out) noexcept nogil:
+cdef void udp_input(Stack *s, const uint8_t *ip, uint32_t ihl, uint32_t total, uint32_t flags,
+                    uint64_t now, Sink *out) noexcept nogil:
     """RFC 768: check length and (when present) checksum; port 53 goes to the engine."""
     cdef const uint8_t *u = ip + ihl
     cdef uint32_t avail = total - ihl
@@ -298,7 +303,8 @@ cdef void udp_input(Stack *s, const uint8_t *ip, uint32_t ihl, uint32_t total, u
     if ulen < UDP_HLEN or ulen > avail:
         s.c.udp_bad_length += 1
         return
-    if be16(u + UDP_CSUM) != 0 and inet_fold(inet_sum(
+    if be16(u + UDP_CSUM) != 0 and not (flags & (FRAME_CSUM_PARTIAL | FRAME_CSUM_VALID)) \
+            and inet_fold(inet_sum(
             u, ulen, inet_pseudo(ip + IP_SRC, ip + IP_DST, PROTO_UDP, <uint16_t>ulen))) != 0:
         s.c.udp_bad_checksum += 1
         return
@@ -343,7 +349,7 @@ cdef inline bint bad_source(uint32_t src, uint32_t ours) noexcept nogil:
     return src == ours or (src >> 24) == 0 or (src >> 24) == 127 or (src >> 28) >= 14
 
 
-cdef void ip_input(Stack *s, const uint8_t *f, uint32_t n, uint64_t now,
+cdef void ip_input(Stack *s, const uint8_t *f, uint32_t n, uint32_t flags, uint64_t now,
                    Sink *out) noexcept nogil:
     """RFC 791: version, header length, total length against the frame, header checksum,
     our address only, no fragments (a DNS query never needs them)."""
@@ -377,14 +383,14 @@ cdef void ip_input(Stack *s, const uint8_t *f, uint32_t n, uint64_t now,
         s.c.ip_fragment += 1
         return
     if ip[IP_PROTO] == PROTO_UDP:
-        udp_input(s, ip, ihl, total, now, out)
+        udp_input(s, ip, ihl, total, flags, now, out)
     elif ip[IP_PROTO] == PROTO_ICMP:
         icmp_input(s, ip, ihl, total, now, out)
     else:
         s.c.ip_unknown_proto += 1
 
 
-cdef void stack_input(Stack *s, const uint8_t *f, uint32_t n, uint64_t now,
+cdef void stack_input(Stack *s, const uint8_t *f, uint32_t n, uint32_t flags, uint64_t now,
                       Sink *out) noexcept nogil:
     """One received Ethernet frame: for our MAC or broadcast, then ARP or IPv4."""
     cdef uint16_t ethertype
@@ -403,7 +409,7 @@ cdef void stack_input(Stack *s, const uint8_t *f, uint32_t n, uint64_t now,
         return
     ethertype = be16(f + ETH_TYPE)
     if ethertype == ETHERTYPE_IPV4:
-        ip_input(s, f, n, now, out)
+        ip_input(s, f, n, flags, now, out)
     elif ethertype == ETHERTYPE_ARP:
         arp_input(s, f, n, now, out)
     else:
@@ -463,6 +469,25 @@ cdef void mem_commit(void *ctx, uint32_t length) noexcept nogil:
     m.n += 1
 
 
+cdef enum:
+    TICK_NS = 100000000              # timers run every 100 ms at most
+
+
+cdef uint8_t *netdev_buffer(void *ctx, uint32_t *cap) noexcept nogil:
+    """A transmit buffer of the netdev; when its batch is full, send the batch first."""
+    cdef pvboot_netdev_t *nd = <pvboot_netdev_t *>ctx
+    cdef uint8_t *b = nd_tx_buffer(nd, cap)
+    cdef unsigned dropped = 0
+    if b == NULL:
+        nd_tx_flush(nd, &dropped)
+        b = nd_tx_buffer(nd, cap)
+    return b
+
+
+cdef void netdev_commit(void *ctx, uint32_t length) noexcept nogil:
+    nd_tx_commit(<pvboot_netdev_t *>ctx, length, NULL, 0)
+
+
 def parse_ipv4(text):
     import ipaddress
     return int(ipaddress.IPv4Address(text))
@@ -509,9 +534,9 @@ cdef class NetStack:
         self.mem.n = 0
         return out
 
-    def feed(self, bytes frame, uint64_t now=0):
+    def feed(self, bytes frame, uint64_t now=0, uint32_t flags=0):
         """Hand the stack one frame at time ``now`` (ns); the frames it sends in return."""
-        stack_input(&self.s, <const uint8_t *>frame, len(frame), now, &self.sink)
+        stack_input(&self.s, <const uint8_t *>frame, len(frame), flags, now, &self.sink)
         return self.drain()
 
     def tick(self, uint64_t now):
@@ -524,7 +549,58 @@ cdef class NetStack:
 
     def counters(self):
         cdef const uint64_t *v = <const uint64_t *>&self.s.c
-        return {name: v[i] for i, name in enumerate(COUNTER_NAMES)}
+        out = {name: v[i] for i, name in enumerate(COUNTER_NAMES)}
+        out["tx_dropped"] = self.tx_dropped
+        return out
+
+    def serve(self, Netdev netdev, on_signal=None):
+        """Run on a netdev until SIGINT or SIGTERM, and return that signal's number.
+
+        The loop is pvboot's: yield until frames or a timer, take a batch from the ring,
+        handle each frame, send the batch. ``on_signal(signum)`` runs (with the GIL) on
+        SIGUSR1. A gratuitous ARP goes out first (RFC 5227 2.3).
+        """
+        cdef Sink sink
+        cdef pvboot_netdev_t *nd = netdev.nd
+        cdef pvboot_frame frames[PVBOOT_BATCH]
+        cdef unsigned n = 0
+        cdef unsigned i, dropped = 0
+        cdef uint64_t now, next_tick, ready = 0
+        cdef int sig = 0
+        if nd == NULL:
+            raise ValueError("the netdev is closed")
+        sink.buffer = netdev_buffer
+        sink.commit = netdev_commit
+        sink.ctx = nd
+        with nogil:
+            stack_announce(&self.s, &sink)
+            nd_tx_flush(nd, &dropped)
+            next_tick = clock_ns() + TICK_NS
+        while True:
+            with nogil:
+                while True:
+                    yield_ns(next_tick, &ready)
+                    sig = signal_take()
+                    if sig != 0:
+                        break
+                    now = clock_ns()
+                    while nd_rx(nd, frames, PVBOOT_BATCH, &n) == PVBOOT_OK:
+                        for i in range(n):
+                            stack_input(&self.s, frames[i].data, frames[i].len,
+                                        frames[i].flags, now, &sink)
+                        nd_rx_done(nd)
+                        nd_tx_flush(nd, &dropped)
+                        self.tx_dropped += dropped
+                    if now >= next_tick:
+                        stack_tick(&self.s, now, &sink)
+                        nd_tx_flush(nd, &dropped)
+                        self.tx_dropped += dropped
+                        next_tick = now + TICK_NS
+            if sig == SIGUSR1:
+                if on_signal is not None:
+                    on_signal(sig)
+                continue
+            return sig
 
     @property
     def mac(self):

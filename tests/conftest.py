@@ -51,3 +51,14 @@ def diff_table():
 def engine(diff_table):
     from appliance.engine import Engine
     return Engine(diff_table)
+
+
+@pytest.fixture(scope="session")
+def diff_image(tmp_path_factory):
+    """The differential zone set as a sealed image file."""
+    from appliance.builder import ZoneSource, build
+    from appliance.compiler import BuildOptions
+    path = str(tmp_path_factory.mktemp("diffimg") / "diff.img")
+    build([ZoneSource(p, o) for o, p in DIFF_ZONES.items()], path,
+          BuildOptions(identity=IDENTITY))
+    return path
