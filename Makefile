@@ -10,7 +10,7 @@ STAMP     := $(VENV)/.deps-stamp
 BUILT     := $(VENV)/.built-stamp
 IMAGE     := out/example.img
 LISTEN    ?= 127.0.0.1:5353
-PYDEPS    := cython dnslib scapy pytest pytest-benchmark hypothesis ruff cython-lint setuptools wheel
+PYDEPS    := cython dnslib scapy pytest pytest-benchmark hypothesis ruff cython-lint setuptools wheel matplotlib
 # what the tests run against (real peers and clients, DESIGN.md section 8)
 APT_PKGS  := nsd knot bind9 dnsperf bind9-dnsutils knot-dnsutils iproute2 iputils-ping
 
