@@ -12,7 +12,8 @@ IMAGE     := out/example.img
 LISTEN    ?= 127.0.0.1:5353
 PYDEPS    := cython dnslib scapy pytest pytest-benchmark hypothesis ruff cython-lint setuptools wheel matplotlib
 # what the tests run against (real peers and clients, DESIGN.md section 8)
-APT_PKGS  := nsd knot bind9 dnsperf bind9-dnsutils knot-dnsutils iproute2 iputils-ping
+APT_PKGS  := nsd knot knot-dnssecutils bind9 dnsperf bind9-dnsutils knot-dnsutils iproute2 \
+             iputils-ping
 
 # hand-written sources (the .c files Cython generates next to each .pyx are not)
 SOURCES := $(shell find appliance zones netstack pvboot -name '*.py' -o -name '*.pyx' \

@@ -236,15 +236,19 @@ def _stack_counters(engine, stack, netdev):
 
 # -- bench ------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
-    """Run bench/ with pytest; ``appliance bench -- ARGS`` passes ARGS on to pytest."""
+    """The load harness (bench/harness.py), or with --micro the pytest-benchmark suites."""
     import subprocess
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    extra = list(args.pytest_args)
+    extra = list(args.bench_args)
     if extra and extra[0] == "--":
         extra = extra[1:]
-    cmd = [sys.executable, "-m", "pytest", os.path.join(here, "bench"), "-q",
-           "--benchmark-only", "-p", "no:cacheprovider"] + extra
-    return subprocess.call(cmd, cwd=here)
+    if extra[:1] == ["--micro"]:
+        cmd = [sys.executable, "-m", "pytest", os.path.join(here, "bench"), "-q",
+               "--benchmark-only", "-p", "no:cacheprovider"] + extra[1:]
+        return subprocess.call(cmd, cwd=here)
+    sys.path.insert(0, here)
+    from bench import harness
+    return harness.main(extra)
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -284,15 +288,22 @@ def make_parser() -> argparse.ArgumentParser:
                    help="our MAC (default: the interface's for afpacket, 02:00:<ip> for tap)")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("bench", help="run the benchmarks in bench/")
-    s.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    s = sub.add_parser("bench", add_help=False,
+                       help="the benchmark against NSD, Knot and BIND (--help for options); "
+                            "--micro: the engine and build micro-benchmarks")
+    s.add_argument("bench_args", nargs=argparse.REMAINDER)
     s.set_defaults(func=cmd_bench)
     return p
 
 
 def main(argv=None) -> int:
     from .image import ImageError
-    args = make_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        # every option after "bench" belongs to the harness (or to pytest with --micro)
+        args = argparse.Namespace(func=cmd_bench, bench_args=argv[1:])
+    else:
+        args = make_parser().parse_args(argv)
     try:
         return args.func(args)
     except (CLIError, ImageError) as e:
