@@ -1,8 +1,11 @@
 """Builds the appliance: the Cython extensions (answer engine, socket server) and the CLI."""
 
 import os
+import subprocess
+import sysconfig
 
 from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
 
 try:
     from Cython.Build import cythonize
@@ -34,9 +37,33 @@ extensions = [
     # All of pvboot's C lives in this one extension; others reach it via pvboot/netdev.pxd.
     ext("pvboot.netdev", ["pvboot/netdev.pyx", "pvboot/netdev_core.c", "pvboot/netdev_link.c",
                           "pvboot/netdev_tap.c", "pvboot/netdev_afpacket.c",
-                          "pvboot/netdev_socket.c", "pvboot/yield.c", "pvboot/clock.c"],
+                          "pvboot/netdev_socket.c", "pvboot/yield.c", "pvboot/clock.c",
+                          "pvboot/seal.c"],
         include_dirs=["pvboot"]),
 ]
+
+LAUNCHER_SOURCES = ["pvboot/launcher.c", "pvboot/mem.c", "pvboot/seal.c",
+                    "pvboot/seal_selftest.c"]
+
+
+class BuildExtAndLauncher(build_ext):
+    """The extensions, then pvboot's launcher: a C program that embeds this Python."""
+
+    def run(self):
+        super().run()
+        cc = (sysconfig.get_config_var("CC") or "gcc").split()[0]
+        libdir = sysconfig.get_config_var("LIBDIR")
+        out = os.path.join("pvboot", "appliance-launch")
+        cmd = [cc, *(["-O0", "-g"] if DEBUG else ["-O2"]), "-Wall", "-Wextra",
+               "-I", sysconfig.get_paths()["include"], "-I", "pvboot", *LAUNCHER_SOURCES,
+               "-o", out, "-L", libdir, "-lpython" + sysconfig.get_config_var("LDVERSION"),
+               "-Wl,-rpath," + libdir, "-rdynamic", "-lpthread", "-ldl", "-lm"]
+        subprocess.run(cmd, check=True)
+        if not self.inplace:
+            dest = os.path.join(self.build_lib, "pvboot")
+            os.makedirs(dest, exist_ok=True)
+            self.copy_file(out, os.path.join(dest, "appliance-launch"))
+
 
 setup(
     name="appliance",
@@ -44,9 +71,11 @@ setup(
     description="A sealed authoritative DNS appliance built like a unikernel",
     packages=find_packages(include=["appliance*", "zones*", "netstack*", "pvboot*"]),
     package_data={"appliance": ["*.pxd", "*.pyi", "include/*.h"], "zones": ["examples/*"],
-                  "netstack": ["*.pxd", "include/*.h"], "pvboot": ["*.pxd", "*.h"]},
+                  "netstack": ["*.pxd", "include/*.h"],
+                  "pvboot": ["*.pxd", "*.h", "appliance-launch"]},
     ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES,
                           annotate=DEBUG, quiet=True),
+    cmdclass={"build_ext": BuildExtAndLauncher},
     python_requires=">=3.11",
     install_requires=["dnslib>=0.9.24"],
     entry_points={"console_scripts": ["appliance=appliance.cli:main"]},

@@ -123,7 +123,10 @@ def format_counters(c: dict) -> str:
 
 
 def cmd_run(args) -> int:
-    from pvboot.netdev import Netdev, NetdevError, restore_signals
+    """Serve an image. Outside appliance-launch this re-executes itself under it (the
+    reserved memory region, the isolated interpreter); inside, it opens the image and the
+    netdev, seals the process, and serves until SIGINT or SIGTERM."""
+    from pvboot import netdev as pv
 
     from .engine import Engine
     from .image import open_image
@@ -138,11 +141,17 @@ def cmd_run(args) -> int:
     else:
         spec = args.netdev
         iface = parse_interface(args.ip, args.gateway)
+    memory = parse_memory(args.memory) if args.memory else None
+    if pv.launched() is None:
+        return exec_launcher(args, memory)
+    if args.no_seal:
+        print("appliance: WARNING: --no-seal: this process is NOT sealed; debugging only",
+              file=sys.stderr, flush=True)
     img = open_image(args.image)
     engine = Engine(img.table)
     try:
-        netdev = Netdev(spec)
-    except NetdevError as e:
+        netdev = pv.Netdev(spec)
+    except pv.NetdevError as e:
         raise CLIError(str(e)) from None
     zones = ", ".join("%s (serial %d)" % (z["origin"], z["serial"]) for z in img.meta["zones"])
     try:
@@ -165,16 +174,78 @@ def cmd_run(args) -> int:
             where = "%s as %s, MAC %s%s, direct stack" % (
                 spec, iface.with_prefixlen, mac.hex(":"),
                 ", gateway %s" % args.gateway if args.gateway else "")
+        seal = "NOT sealed (--no-seal)"
+        if not args.no_seal:
+            try:
+                seal = "sealed, %d system calls allowed" % pv.seal()
+            except pv.SealError as e:
+                raise CLIError(str(e)) from None
         print("serving %s from %s (sha256 %s) on %s" % (
             zones, args.image, img.digest[:16], where), flush=True)
+        print("memory: %s; %s" % (memory_line(pv), seal), flush=True)
         try:
             signum = serve(lambda sig: print(format_counters(counters()), flush=True))
         finally:
-            restore_signals()
-        print("stopped by signal %d; %s" % (signum, format_counters(counters())), flush=True)
+            pv.restore_signals()
+        try:
+            print("stopped by signal %d; %s" % (signum, format_counters(counters())),
+                  flush=True)
+        except MemoryError:
+            # the region is spent: the counters come from C, without Python objects
+            os.write(1, b"stopped; ")
+            server.write_counters(1)
     finally:
         netdev.close()
     return EXIT_OK
+
+
+def memory_line(pv) -> str:
+    st = pv.mem_stats()
+    return ("%d MiB reserved (%s), %d of %d 2 MiB extents in use (%.1f MiB in blocks), "
+            "%d request to the kernel" % (
+                st["reserved"] >> 20,
+                "hugepages" if st["hugepages"] else "transparent hugepages",
+                st["extents_used"], st["extents_used"] + st["free_extents"],
+                st["in_use"] / 2**20, st["kernel_requests"]))
+
+
+def parse_memory(text: str) -> int:
+    import re
+    m = re.fullmatch(r"(\d+)([KMG]?)(i?B)?", text.strip(), re.I)
+    if not m or int(m.group(1)) == 0:
+        raise CLIError("--memory wants a size like 512M or 2G, got %r" % text)
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2).upper()]
+
+
+# the interpreter, our modules and the stack's buffers need this beside the image (measured:
+# about 30 MiB in use after start-up; see tests/test_seal.py)
+HEADROOM = 32 << 20
+
+
+def exec_launcher(args, memory):
+    """Run this same command under appliance-launch (pvboot/launcher.c): the memory region,
+    then an isolated interpreter with only our modules and the standard library."""
+    import sysconfig
+
+    import pvboot
+    launcher = os.path.join(os.path.dirname(os.path.abspath(pvboot.__file__)),
+                            "appliance-launch")
+    if not os.access(launcher, os.X_OK):
+        raise CLIError("%s is missing: build the appliance first (make build)" % launcher)
+    if memory is None:
+        try:
+            size = os.path.getsize(args.image)
+        except OSError as e:
+            raise CLIError("%s: cannot read: %s" % (args.image, e.strerror)) from None
+        memory = (size + HEADROOM + (2 << 20) - 1) & ~((2 << 20) - 1)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    stdlib = sysconfig.get_paths()["stdlib"]
+    path = [stdlib, os.path.join(stdlib, "lib-dynload"), here]
+    argv = [launcher, "--memory", "%dM" % (memory >> 20), "--home", sys.base_prefix,
+            "--path", ":".join(path), "--", *args.argv]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(launcher, argv)
 
 
 def parse_interface(ip, gateway):
@@ -213,6 +284,17 @@ def default_mac(iface) -> bytes:
     return b"\x02\x00" + iface.ip.packed
 
 
+def _memory_counters(c):
+    from pvboot.netdev import mem_stats
+    st = mem_stats()
+    if st:
+        c["mem_in_use"] = st["in_use"]
+        c["mem_extents_used"] = st["extents_used"]
+        c["mem_failures"] = st["failures"]
+        c["mem_kernel_requests"] = st["kernel_requests"]
+    return c
+
+
 def _socket_counters(engine, server, netdev):
     def counters():
         c = engine.counters()
@@ -220,7 +302,7 @@ def _socket_counters(engine, server, netdev):
         c["drop_truncated_query"] = st["rx_truncated"]
         c["no_buffer"] = server.no_buffer
         c["tx_dropped"] = server.tx_dropped
-        return c
+        return _memory_counters(c)
     return counters
 
 
@@ -230,7 +312,7 @@ def _stack_counters(engine, stack, netdev):
         c.update(stack.counters())
         for k, v in netdev.stats.items():
             c["netdev_" + k] = v
-        return c
+        return _memory_counters(c)
     return counters
 
 
@@ -286,6 +368,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--gateway", metavar="A.B.C.D", help="next hop for other networks")
     s.add_argument("--mac", metavar="MAC",
                    help="our MAC (default: the interface's for afpacket, 02:00:<ip> for tap)")
+    s.add_argument("--memory", metavar="SIZE",
+                   help="the memory region reserved at boot (default: the image + 32 MiB)")
+    s.add_argument("--no-seal", action="store_true",
+                   help="do not seal the process (debugging only; says so loudly)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("bench", add_help=False,
@@ -304,6 +390,7 @@ def main(argv=None) -> int:
         args = argparse.Namespace(func=cmd_bench, bench_args=argv[1:])
     else:
         args = make_parser().parse_args(argv)
+        args.argv = argv
     try:
         return args.func(args)
     except (CLIError, ImageError) as e:

@@ -6,12 +6,16 @@ Layout (integers little-endian):
     the answer table (page aligned, so it can be mapped read-only in place),
     SHA-256 of every octet before it.
 The same inputs give the same bytes: no timestamps, no absolute paths, sorted keys.
+
+Opening reads the whole image into the process's own memory and checks the hash there: what
+is served is exactly what was verified, whatever happens to the file afterwards (a shared file
+mapping would show later writes to the file). Under appliance-launch that memory is the region
+reserved at boot.
 """
 
 import contextlib
 import hashlib
 import json
-import mmap
 import os
 import struct
 
@@ -53,58 +57,52 @@ def write(path: str, table: bytes, meta: dict) -> str:
 class Image:
     """An opened, verified image: ``meta``, ``digest`` and the table as a read-only buffer."""
 
-    def __init__(self, path: str, meta: dict, digest: str, mm: mmap.mmap, table_off: int,
-                 table_len: int, size: int):
+    def __init__(self, path: str, meta: dict, digest: str, data: bytes, table_off: int,
+                 table_len: int):
         self.path = path
         self.meta = meta
         self.digest = digest
-        self.size = size
-        self._mm = mm
-        self.table = memoryview(mm)[table_off:table_off + table_len]
+        self.size = len(data)
+        self._data = data
+        self.table = memoryview(data)[table_off:table_off + table_len]
 
     def close(self):
         self.table.release()
-        self._mm.close()
+        self._data = b""
 
 
 def open_image(path: str) -> Image:
     """Open and verify an image; raises ImageError with one line saying what is wrong."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        with open(path, "rb") as f:
+            data = f.read()
+    except IsADirectoryError:
+        raise ImageError("%s: is a directory, not an image file" % path) from None
     except OSError as e:
-        raise ImageError("%s: cannot open: %s" % (path, e.strerror)) from None
-    try:
-        size = os.fstat(fd).st_size
-        if size < PREFIX.size + DIGEST_LEN:
-            raise ImageError("%s: not an appliance image (too short)" % path)
-        mm = mmap.mmap(fd, size, prot=mmap.PROT_READ)
-    except OSError as e:
-        raise ImageError("%s: cannot map: %s" % (path, e.strerror)) from None
-    finally:
-        os.close(fd)
-    magic, fmt, meta_len, table_off, table_len = PREFIX.unpack_from(mm, 0)
+        raise ImageError("%s: cannot read: %s" % (path, e.strerror)) from None
+    except MemoryError:
+        raise ImageError("%s: no memory to hold the image (raise --memory)" % path) from None
+    size = len(data)
+    if size < PREFIX.size + DIGEST_LEN:
+        raise ImageError("%s: not an appliance image (too short)" % path)
+    magic, fmt, meta_len, table_off, table_len = PREFIX.unpack_from(data, 0)
     if magic != MAGIC:
-        mm.close()
         raise ImageError("%s: not an appliance image (bad magic)" % path)
     if fmt != FORMAT:
-        mm.close()
         raise ImageError("%s: image format %d, this build reads format %d" % (path, fmt, FORMAT))
     if table_off + table_len + DIGEST_LEN != size or PREFIX.size + meta_len > table_off:
-        mm.close()
         raise ImageError("%s: image is truncated or has a bad layout" % path)
-    body = memoryview(mm)[:size - DIGEST_LEN]
+    body = memoryview(data)[:size - DIGEST_LEN]
     digest = hashlib.sha256(body).digest()
     body.release()
-    if digest != mm[size - DIGEST_LEN:]:
-        mm.close()
+    if digest != data[size - DIGEST_LEN:]:
         raise ImageError("%s: hash mismatch: the image was changed after it was built; "
                          "refusing to serve it" % path)
     try:
-        meta = json.loads(mm[PREFIX.size:PREFIX.size + meta_len])
+        meta = json.loads(data[PREFIX.size:PREFIX.size + meta_len])
     except ValueError:
-        mm.close()
         raise ImageError("%s: image header is unreadable" % path) from None
-    return Image(path, meta, digest.hex(), mm, table_off, table_len, size)
+    return Image(path, meta, digest.hex(), data, table_off, table_len)
 
 
 def _round_up(n: int, m: int) -> int:

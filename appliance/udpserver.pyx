@@ -8,6 +8,8 @@ sendmmsg, all without the GIL or a Python object per query.
 
 from libc.signal cimport SIGUSR1
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdio cimport snprintf
+from posix.unistd cimport write
 
 from appliance.engine cimport ENGINE_DROP, TRANSPORT_UDP, Engine, engine_answer
 from pvboot.netdev cimport (Netdev, nd_rx, nd_rx_done, nd_tx_buffer, nd_tx_commit,
@@ -68,6 +70,23 @@ cdef class SocketServer:
                         self.tx_dropped += dropped
             if sig == SIGUSR1:
                 if on_signal is not None:
-                    on_signal(sig)
+                    try:
+                        on_signal(sig)
+                    except MemoryError:
+                        self.write_counters(1)     # the region is spent: no Python objects
                 continue
             return sig
+
+    cpdef write_counters(self, int fd):
+        """The engine's counters as one line on ``fd``, formatted in C (works when the memory
+        region is spent and no Python object can be made)."""
+        cdef char buf[512]
+        cdef int n = snprintf(buf, sizeof(buf),
+                              b"counters: queries=%llu truncated=%llu drop_short=%llu "
+                              b"drop_response=%llu tx_dropped=%llu\n",
+                              <unsigned long long>self.engine.counts.queries,
+                              <unsigned long long>self.engine.counts.truncated,
+                              <unsigned long long>self.engine.counts.drop_short,
+                              <unsigned long long>self.engine.counts.drop_response,
+                              <unsigned long long>self.tx_dropped)
+        write(fd, buf, n)

@@ -59,10 +59,11 @@ cdef struct StackCounters:
     uint64_t dns_answered
     uint64_t dns_dropped
     uint64_t tx_full
+    uint64_t mem_exhausted           # a response to park, and no memory left to hold it
 
 
 cdef enum:
-    PENDING_SLOTS = 32               # responses held while their next hop is being resolved
+    PENDING_MAX = 1024               # responses held while their next hop is being resolved
     PENDING_FRAME = 1536
 
 
@@ -87,7 +88,10 @@ cdef struct Stack:
     double unreach_tokens            # ICMP port unreachable rate limit (token bucket)
     double unreach_rate              # per second, also the burst
     uint64_t unreach_last
-    Pending pending[PENDING_SLOTS]
+    # Each parked response takes memory from the allocator (the launcher's region): the only
+    # memory the stack asks for after start-up, and only for neighbours ARP has not answered.
+    Pending *pending[PENDING_MAX]
+    int npending
 
 
 # frame flags (pvboot's PVBOOT_FRAME_*): the L4 checksum is not to be checked
@@ -122,3 +126,4 @@ cdef class NetStack:
     cdef const Table *engine_table(self)
     cdef Counters *engine_counters(self)
     cdef list drain(self)
+    cpdef write_counters(self, int fd)

@@ -8,6 +8,9 @@ headers in. Nothing here allocates, does I/O or touches a Python object per fram
 feeds frames from a netdev is in netstack.loop.
 """
 
+from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from libc.stdio cimport snprintf
+from posix.unistd cimport write
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset
 
@@ -97,6 +100,7 @@ cdef uint8_t *ip_begin(Stack *s, uint32_t dst, uint64_t now, Sink *out, uint32_t
     cdef const uint8_t *mac
     cdef uint8_t *f
     cdef ArpEntry *e
+    cdef Pending *p
     cdef int i
     parked[0] = NULL
     if hop == 0:
@@ -110,12 +114,6 @@ cdef uint8_t *ip_begin(Stack *s, uint32_t dst, uint64_t now, Sink *out, uint32_t
             return NULL
         eth_header(f, mac, s.mac, ETHERTYPE_IPV4)
         return f
-    for i in range(PENDING_SLOTS):
-        if s.pending[i].next_hop == 0:
-            break
-    else:
-        s.c.arp_queue_full += 1
-        return NULL
     e = arp_slot(&s.arp, hop, now)
     if e.state != ARP_RESOLVED or e.expires < now:
         if e.state != ARP_PENDING:
@@ -127,12 +125,31 @@ cdef uint8_t *ip_begin(Stack *s, uint32_t dst, uint64_t now, Sink *out, uint32_t
             e.asked = now
             e.tries += 1
             arp_request(s, hop, out)
-    parked[0] = &s.pending[i]
-    s.pending[i].next_hop = hop
-    s.pending[i].deadline = now + PENDING_NS
+    for i in range(PENDING_MAX):
+        if s.pending[i] == NULL:
+            break
+    else:
+        s.c.arp_queue_full += 1
+        return NULL
+    p = <Pending *>PyMem_RawMalloc(sizeof(Pending))
+    if p == NULL:
+        s.c.mem_exhausted += 1
+        return NULL
+    s.pending[i] = p
+    s.npending += 1
+    parked[0] = p
+    p.next_hop = hop
+    p.length = 0
+    p.deadline = now + PENDING_NS
     cap[0] = PENDING_FRAME
-    eth_header(s.pending[i].frame, ZERO_MAC, s.mac, ETHERTYPE_IPV4)
-    return s.pending[i].frame
+    eth_header(p.frame, ZERO_MAC, s.mac, ETHERTYPE_IPV4)
+    return p.frame
+
+
+cdef inline void unpark(Stack *s, int i) noexcept nogil:
+    PyMem_RawFree(s.pending[i])
+    s.pending[i] = NULL
+    s.npending -= 1
 
 
 cdef inline void ip_end(Stack *s, Sink *out, Pending *parked, uint32_t length) noexcept nogil:
@@ -147,17 +164,22 @@ cdef void release_pending(Stack *s, uint32_t hop, const uint8_t *mac, Sink *out)
     cdef int i
     cdef uint32_t cap
     cdef uint8_t *f
-    for i in range(PENDING_SLOTS):
-        if s.pending[i].next_hop != hop:
+    cdef Pending *p
+    if s.npending == 0:
+        return
+    for i in range(PENDING_MAX):
+        p = s.pending[i]
+        if p == NULL or p.next_hop != hop:
             continue
-        f = out.buffer(out.ctx, &cap)
-        if f == NULL or cap < s.pending[i].length:
-            s.c.tx_full += 1
-        else:
-            memcpy(f, s.pending[i].frame, s.pending[i].length)
-            memcpy(f + ETH_DST, mac, 6)
-            out.commit(out.ctx, s.pending[i].length)
-        s.pending[i].next_hop = 0
+        if p.length:
+            f = out.buffer(out.ctx, &cap)
+            if f == NULL or cap < p.length:
+                s.c.tx_full += 1
+            else:
+                memcpy(f, p.frame, p.length)
+                memcpy(f + ETH_DST, mac, 6)
+                out.commit(out.ctx, p.length)
+        unpark(s, i)
 
 
 # -- ARP ------------------------------------------------------------------------------------
@@ -326,7 +348,7 @@ cdef void udp_input(Stack *s, const uint8_t *ip, uint32_t ihl, uint32_t total, u
     if r == ENGINE_DROP:
         s.c.dns_dropped += 1
         if parked != NULL:
-            parked.next_hop = 0
+            parked.next_hop = 0         # an empty parked slot: stack_tick frees it
         return
     ru = f + ETH_HLEN + IP_HLEN
     put16(ru + UDP_SPORT, DNS_PORT)
@@ -420,14 +442,21 @@ cdef void stack_tick(Stack *s, uint64_t now, Sink *out) noexcept nogil:
     """Timers: ask again for neighbours still unresolved, drop what waited too long."""
     cdef int i
     cdef ArpEntry *e
-    for i in range(PENDING_SLOTS):
-        if s.pending[i].next_hop == 0:
+    cdef Pending *p
+    if s.npending == 0:
+        return
+    for i in range(PENDING_MAX):
+        p = s.pending[i]
+        if p == NULL:
             continue
-        if s.pending[i].deadline <= now:
-            s.pending[i].next_hop = 0
+        if p.next_hop == 0:
+            unpark(s, i)
+            continue
+        if p.deadline <= now:
+            unpark(s, i)
             s.c.arp_timeout += 1
             continue
-        e = arp_find(&s.arp, s.pending[i].next_hop)
+        e = arp_find(&s.arp, p.next_hop)
         if (e != NULL and e.state == ARP_PENDING and e.tries < ARP_MAX_TRIES
                 and now - e.asked >= s.arp.retry_ns):
             e.asked = now
@@ -451,8 +480,38 @@ COUNTER_NAMES = (
     "ip_unknown_proto", "ip_no_route", "icmp_runt", "icmp_bad_checksum", "icmp_echo_answered",
     "icmp_ignored", "icmp_unreach_sent", "icmp_unreach_limited", "udp_runt", "udp_bad_length",
     "udp_bad_checksum", "udp_bad_port", "udp_no_port", "dns_answered", "dns_dropped", "tx_full",
+    "mem_exhausted",
 )
 assert len(COUNTER_NAMES) * 8 == sizeof(StackCounters)
+
+cdef extern from "<dlfcn.h>" nogil:
+    void *RTLD_DEFAULT
+    void *dlsym(void *handle, const char *symbol)
+
+cdef extern from "pvboot.h" nogil:
+    ctypedef struct mem_stats_t "struct pvboot_mem_stats":
+        size_t in_use
+        uint64_t failures
+        uint64_t kernel_requests
+
+ctypedef void (*mem_stats_fn)(mem_stats_t *st) noexcept nogil
+# the launcher's allocator counters, when this process runs under it (pvboot/mem.c)
+cdef mem_stats_fn MEM_STATS = <mem_stats_fn>dlsym(RTLD_DEFAULT, "pvboot_mem_stats")
+
+# the names as C strings, for write_counters (made at import, while memory is plentiful)
+cdef const char *COUNTER_CNAMES[64]
+cdef tuple _CNAMES = tuple(n.encode() for n in COUNTER_NAMES)
+
+
+cdef void _point_cnames():
+    cdef bytes b
+    cdef int i
+    for i in range(len(_CNAMES)):
+        b = _CNAMES[i]
+        COUNTER_CNAMES[i] = b
+
+
+_point_cnames()
 
 
 cdef uint8_t *mem_buffer(void *ctx, uint32_t *cap) noexcept nogil:
@@ -534,6 +593,13 @@ cdef class NetStack:
         self.mem.n = 0
         return out
 
+    def __dealloc__(self):
+        cdef int i
+        for i in range(PENDING_MAX):
+            if self.s.pending[i] != NULL:
+                PyMem_RawFree(self.s.pending[i])
+                self.s.pending[i] = NULL
+
     def feed(self, bytes frame, uint64_t now=0, uint32_t flags=0):
         """Hand the stack one frame at time ``now`` (ns); the frames it sends in return."""
         stack_input(&self.s, <const uint8_t *>frame, len(frame), flags, now, &self.sink)
@@ -546,6 +612,28 @@ cdef class NetStack:
     def announce(self):
         stack_announce(&self.s, &self.sink)
         return self.drain()
+
+    cpdef write_counters(self, int fd):
+        """The stack's and the engine's counters as one line on ``fd``, formatted in C: it
+        works when the memory region is spent and no Python object can be made."""
+        cdef char buf[4096]
+        cdef int n = 0, i
+        cdef const uint64_t *v = <const uint64_t *>&self.s.c
+        cdef mem_stats_t st
+        n = snprintf(buf, sizeof(buf), b"counters: queries=%llu",
+                     <unsigned long long>self.s.engine.queries)
+        for i in range(sizeof(StackCounters) // 8):
+            if v[i] and n < <int>sizeof(buf) - 64:
+                n += snprintf(buf + n, sizeof(buf) - n, b" %s=%llu",
+                              COUNTER_CNAMES[i], <unsigned long long>v[i])
+        if MEM_STATS != NULL:
+            MEM_STATS(&st)
+            n += snprintf(buf + n, sizeof(buf) - n,
+                          b" mem_in_use=%llu mem_failures=%llu mem_kernel_requests=%llu",
+                          <unsigned long long>st.in_use, <unsigned long long>st.failures,
+                          <unsigned long long>st.kernel_requests)
+        n += snprintf(buf + n, sizeof(buf) - n, b"\n")
+        write(fd, buf, n)
 
     def counters(self):
         cdef const uint64_t *v = <const uint64_t *>&self.s.c
@@ -598,7 +686,10 @@ cdef class NetStack:
                         next_tick = now + TICK_NS
             if sig == SIGUSR1:
                 if on_signal is not None:
-                    on_signal(sig)
+                    try:
+                        on_signal(sig)
+                    except MemoryError:
+                        self.write_counters(1)     # the region is spent: no Python objects
                 continue
             return sig
 

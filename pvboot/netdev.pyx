@@ -17,7 +17,13 @@ from pvboot.pvboot cimport (
     pvboot_netdev_info, pvboot_netdev_info_t, pvboot_netdev_open, pvboot_netdev_rx,
     pvboot_netdev_rx_done, pvboot_netdev_stats, pvboot_netdev_stats_t, pvboot_netdev_t,
     pvboot_netdev_tx_buffer, pvboot_netdev_tx_commit, pvboot_netdev_tx_flush, pvboot_result_t,
-    pvboot_signal_take, pvboot_signals_restore, pvboot_yield, sockaddr_storage)
+    pvboot_mem_stats_t, pvboot_seal, pvboot_sealed, pvboot_signal_take, pvboot_signals_restore,
+    pvboot_yield, sockaddr_storage)
+
+
+cdef extern from "<dlfcn.h>" nogil:
+    void *RTLD_DEFAULT
+    void *dlsym(void *handle, const char *symbol)
 
 
 cdef extern from "<arpa/inet.h>" nogil:
@@ -313,3 +319,56 @@ def take_signal():
 def restore_signals():
     """Give back the signal mask and handlers yield_until changed."""
     pvboot_signals_restore()
+
+
+# -- the launcher's memory, and the seal -------------------------------------------------------
+
+ctypedef void (*mem_stats_fn)(pvboot_mem_stats_t *st) noexcept nogil
+
+cdef struct launch_info_t:
+    size_t memory
+    int hugepages
+
+
+class SealError(OSError):
+    """The seal was refused (a writable and executable mapping) or could not be applied."""
+
+
+def seal():
+    """Seal the process (pvboot_seal): no new code, no new memory, a short list of system
+    calls. Returns how many system calls stay allowed; raises SealError."""
+    cdef char err[PVBOOT_ERRLEN]
+    cdef unsigned allowed = 0
+    cdef pvboot_result_t r
+    err[0] = 0
+    r = pvboot_seal(&allowed, err, sizeof(err))
+    if r != PVBOOT_OK:
+        raise SealError(err.decode("utf-8", "replace"))
+    return allowed
+
+
+def sealed():
+    return bool(pvboot_sealed())
+
+
+def launched():
+    """What appliance-launch reserved, if this process runs under it: dict(memory,
+    hugepages), else None (a plain Python process, with the C library's allocator)."""
+    cdef launch_info_t *info = <launch_info_t *>dlsym(RTLD_DEFAULT, "pvboot_launch_info")
+    if info == NULL:
+        return None
+    return {"memory": info.memory, "hugepages": bool(info.hugepages)}
+
+
+def mem_stats():
+    """The launcher's allocator counters (pvboot_mem_stats), or None outside the launcher."""
+    cdef mem_stats_fn fn = <mem_stats_fn>dlsym(RTLD_DEFAULT, "pvboot_mem_stats")
+    cdef pvboot_mem_stats_t st
+    if fn == NULL:
+        return None
+    fn(&st)
+    return {"reserved": st.reserved, "extents_used": st.extents_used,
+            "free_extents": st.free_extents, "in_use": st.in_use, "peak": st.peak,
+            "allocations": st.allocations, "frees": st.frees, "failures": st.failures,
+            "foreign_frees": st.foreign_frees, "kernel_requests": st.kernel_requests,
+            "hugepages": bool(st.hugepages)}

@@ -144,4 +144,48 @@ void pvboot_signals_restore(void);
 /* Monotonic time in nanoseconds. */
 uint64_t pvboot_clock_monotonic(void);
 
+/*
+ * Memory (mem.c, linked into the launcher): one region reserved at boot and cut in 2 MiB
+ * extents (hugepages where the kernel has them), slabs for small objects, free lists for the
+ * rest. The launcher installs these as CPython's allocators before the interpreter starts.
+ * Nothing is asked of the kernel after pvboot_mem_reserve: when the region is spent an
+ * allocation returns NULL and is counted in failures.
+ */
+struct pvboot_mem_stats {
+	size_t reserved;           /* octets in the region */
+	size_t extents_used;       /* 2 MiB extents handed out */
+	size_t free_extents;       /* extents never handed out yet */
+	size_t in_use;             /* octets in blocks handed out and not freed */
+	size_t peak;
+	uint64_t allocations;
+	uint64_t frees;
+	uint64_t failures;         /* allocations refused: the region was spent */
+	uint64_t foreign_frees;    /* frees of memory the region never handed out (ignored) */
+	uint64_t kernel_requests;  /* mmap calls for memory: 1, the reservation, ever */
+	int hugepages;             /* 1 if the region is hugetlb pages */
+};
+
+pvboot_result_t pvboot_mem_reserve(size_t bytes, char *err, size_t errlen);
+void *pvboot_mem_alloc(size_t size);
+void *pvboot_mem_calloc(size_t n, size_t size);
+void *pvboot_mem_realloc(void *p, size_t size);
+void pvboot_mem_free(void *p);
+void pvboot_mem_stats(struct pvboot_mem_stats *st);
+int pvboot_mem_owns(const void *p);
+
+/*
+ * The seal (seal.c): the Linux analogue of the paper's seal hypercall. Refuses (EINVAL, one
+ * line in ERR naming the mapping) if any mapping is writable and executable; then locks
+ * memory (mlockall), sets no_new_privs and installs a seccomp-bpf filter that allows only the
+ * system calls the serving loop makes (listed in seal.c with the reason for each), refuses
+ * mmap/mprotect/brk without PROT_EXEC (EPERM: no new memory) and kills the process on
+ * mmap/mprotect with PROT_EXEC and on any other call. It MUST be called after the image is
+ * open and the netdevs are up; nothing can undo it. *ALLOWED gets the number of system calls
+ * the filter lets through (may be NULL).
+ */
+pvboot_result_t pvboot_seal(unsigned *allowed, char *err, size_t errlen);
+
+/* 1 once pvboot_seal has succeeded in this process. */
+int pvboot_sealed(void);
+
 #endif /* PVBOOT_H */

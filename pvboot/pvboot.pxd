@@ -81,3 +81,21 @@ cdef extern from "pvboot.h" nogil:
     int pvboot_signal_take()
     void pvboot_signals_restore()
     uint64_t pvboot_clock_monotonic()
+
+    # memory (mem.c: linked into the launcher only; reached with dlsym, see netdev.pyx)
+    ctypedef struct pvboot_mem_stats_t "struct pvboot_mem_stats":
+        size_t reserved
+        size_t extents_used
+        size_t free_extents
+        size_t in_use
+        size_t peak
+        uint64_t allocations
+        uint64_t frees
+        uint64_t failures
+        uint64_t foreign_frees
+        uint64_t kernel_requests
+        int hugepages
+
+    # the seal (seal.c)
+    pvboot_result_t pvboot_seal(unsigned *allowed, char *err, size_t errlen)
+    int pvboot_sealed()

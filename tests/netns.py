@@ -102,6 +102,7 @@ class Server:
             err = self.proc.stderr.read() if self.proc.poll() is not None else ""
             raise RuntimeError("server did not start: %s%s" % ("".join(self.lines) + line, err))
         self.banner = line
+        self.memory = self.proc.stdout.readline()      # the launcher's memory and the seal
 
     def counters(self) -> dict:
         """Ask for the counters (SIGUSR1) and parse the line they come back on."""

@@ -34,6 +34,7 @@ class Served:
             self.proc.kill()
             raise RuntimeError("server did not start: %s %s" % (self.banner,
                                                                  self.proc.stderr.read()))
+        self.memory = self.proc.stdout.readline()      # the launcher's memory and the seal
 
     def stop(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)
