@@ -42,7 +42,7 @@ extensions = [
         include_dirs=["pvboot"]),
 ]
 
-LAUNCHER_SOURCES = ["pvboot/launcher.c", "pvboot/mem.c", "pvboot/seal.c",
+LAUNCHER_SOURCES = ["pvboot/launcher.c", "pvboot/guest.c", "pvboot/mem.c", "pvboot/seal.c",
                     "pvboot/seal_selftest.c"]
 
 

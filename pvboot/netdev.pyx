@@ -11,14 +11,14 @@ from libc.string cimport memcpy, memset
 
 from pvboot.pvboot cimport (
     PVBOOT_AGAIN, PVBOOT_BATCH, PVBOOT_EADDR, PVBOOT_EBUSY, PVBOOT_EINVAL, PVBOOT_ENODEV,
-    PVBOOT_EPERM, PVBOOT_ERRLEN, PVBOOT_EUNSPEC, PVBOOT_FRAME_CSUM_PARTIAL,
-    PVBOOT_FRAME_CSUM_VALID, PVBOOT_NETDEV_AFPACKET, PVBOOT_NETDEV_SOCKET, PVBOOT_NETDEV_TAP,
-    PVBOOT_OK, pvboot_clock_monotonic, pvboot_frame, pvboot_netdev_close, pvboot_netdev_fd,
-    pvboot_netdev_info, pvboot_netdev_info_t, pvboot_netdev_open, pvboot_netdev_rx,
-    pvboot_netdev_rx_done, pvboot_netdev_stats, pvboot_netdev_stats_t, pvboot_netdev_t,
-    pvboot_netdev_tx_buffer, pvboot_netdev_tx_commit, pvboot_netdev_tx_flush, pvboot_result_t,
-    pvboot_mem_stats_t, pvboot_seal, pvboot_sealed, pvboot_signal_take, pvboot_signals_restore,
-    pvboot_yield, sockaddr_storage)
+    PVBOOT_EPERM, PVBOOT_ERRLEN, PVBOOT_EUNSPEC, PVBOOT_FRAME_CSUM_PARTIAL, PVBOOT_FRAME_CSUM_VALID,
+    PVBOOT_NETDEV_AFPACKET, PVBOOT_NETDEV_SOCKET, PVBOOT_NETDEV_TAP, PVBOOT_OK,
+    PVBOOT_SEAL_POWEROFF, pvboot_clock_monotonic, pvboot_frame, pvboot_netdev_close,
+    pvboot_netdev_fd, pvboot_netdev_info, pvboot_netdev_info_t, pvboot_netdev_open,
+    pvboot_netdev_rx, pvboot_netdev_rx_done, pvboot_netdev_stats, pvboot_netdev_stats_t,
+    pvboot_netdev_t, pvboot_netdev_tx_buffer, pvboot_netdev_tx_commit, pvboot_netdev_tx_flush,
+    pvboot_result_t, pvboot_mem_stats_t, pvboot_seal, pvboot_sealed, pvboot_signal_take,
+    pvboot_signals_restore, pvboot_yield, sockaddr_storage)
 
 
 cdef extern from "<dlfcn.h>" nogil:
@@ -328,20 +328,22 @@ ctypedef void (*mem_stats_fn)(pvboot_mem_stats_t *st) noexcept nogil
 cdef struct launch_info_t:
     size_t memory
     int hugepages
+    int pid1
 
 
 class SealError(OSError):
     """The seal was refused (a writable and executable mapping) or could not be applied."""
 
 
-def seal():
+def seal(bint poweroff=False):
     """Seal the process (pvboot_seal): no new code, no new memory, a short list of system
-    calls. Returns how many system calls stay allowed; raises SealError."""
+    calls (with ``poweroff``, also reboot(POWER_OFF): PID 1 of the VM image). Returns how many
+    system calls stay allowed; raises SealError."""
     cdef char err[PVBOOT_ERRLEN]
     cdef unsigned allowed = 0
     cdef pvboot_result_t r
     err[0] = 0
-    r = pvboot_seal(&allowed, err, sizeof(err))
+    r = pvboot_seal(PVBOOT_SEAL_POWEROFF if poweroff else 0, &allowed, err, sizeof(err))
     if r != PVBOOT_OK:
         raise SealError(err.decode("utf-8", "replace"))
     return allowed
@@ -357,7 +359,7 @@ def launched():
     cdef launch_info_t *info = <launch_info_t *>dlsym(RTLD_DEFAULT, "pvboot_launch_info")
     if info == NULL:
         return None
-    return {"memory": info.memory, "hugepages": bool(info.hugepages)}
+    return {"memory": info.memory, "hugepages": bool(info.hugepages), "pid1": bool(info.pid1)}
 
 
 def mem_stats():

@@ -181,9 +181,10 @@ int pvboot_mem_owns(const void *p);
  * mmap/mprotect/brk without PROT_EXEC (EPERM: no new memory) and kills the process on
  * mmap/mprotect with PROT_EXEC and on any other call. It MUST be called after the image is
  * open and the netdevs are up; nothing can undo it. *ALLOWED gets the number of system calls
- * the filter lets through (may be NULL).
+ * the filter lets through (may be NULL). FLAGS: PVBOOT_SEAL_POWEROFF or 0.
  */
-pvboot_result_t pvboot_seal(unsigned *allowed, char *err, size_t errlen);
+pvboot_result_t pvboot_seal(unsigned flags, unsigned *allowed, char *err, size_t errlen);
+#define PVBOOT_SEAL_POWEROFF 0x1u  /* also allow reboot(POWER_OFF): PID 1 of the VM image */
 
 /* 1 once pvboot_seal has succeeded in this process. */
 int pvboot_sealed(void);

@@ -97,5 +97,7 @@ cdef extern from "pvboot.h" nogil:
         int hugepages
 
     # the seal (seal.c)
-    pvboot_result_t pvboot_seal(unsigned *allowed, char *err, size_t errlen)
+    pvboot_result_t pvboot_seal(unsigned flags, unsigned *allowed, char *err, size_t errlen)
+    enum:
+        PVBOOT_SEAL_POWEROFF
     int pvboot_sealed()

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/audit.h>
+#include <linux/reboot.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
@@ -92,10 +93,12 @@ static int find_wx(char *line, size_t len)
 /* The low 32 bits of the third argument (prot for mmap and mprotect), little-endian. */
 #define ARG2_LO offsetof(struct seccomp_data, args[2])
 
-pvboot_result_t pvboot_seal(unsigned *allowed, char *err, size_t errlen)
+#define REBOOT_CMD offsetof(struct seccomp_data, args[2])
+
+pvboot_result_t pvboot_seal(unsigned flags, unsigned *allowed, char *err, size_t errlen)
 {
 	/* Our filter: arch check, the allow list, the memory calls, default kill. */
-	struct sock_filter prog[8 + 2 * NALLOWED + 16];
+	struct sock_filter prog[8 + 2 * NALLOWED + 24];
 	struct sock_fprog fprog;
 	char line[512];
 	unsigned n = 0, i;
@@ -128,6 +131,16 @@ pvboot_result_t pvboot_seal(unsigned *allowed, char *err, size_t errlen)
 		                                         (unsigned)ALLOWED[i].nr, 0, 1);
 		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	}
+	if (flags & PVBOOT_SEAL_POWEROFF) {
+		/* PID 1 of the VM image: reboot(2), to power off and nothing else, when it stops. */
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_reboot, 0, 3);
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, REBOOT_CMD);
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+		                                         LINUX_REBOOT_CMD_POWER_OFF, 0, 1);
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		/* the accumulator no longer holds the call number: load it again */
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
+	}
 	/* brk and mremap: never new memory. */
 	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_brk, 1, 0);
 	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mremap, 0, 1);
@@ -149,6 +162,6 @@ pvboot_result_t pvboot_seal(unsigned *allowed, char *err, size_t errlen)
 	}
 	is_sealed = 1;
 	if (allowed)
-		*allowed = (unsigned)NALLOWED;
+		*allowed = (unsigned)NALLOWED + !!(flags & PVBOOT_SEAL_POWEROFF);
 	return PVBOOT_OK;
 }

@@ -97,7 +97,7 @@ int pvboot_seal_selftest(void)
 			int r, e;
 
 			close(fds[0]);
-			if (pvboot_seal(NULL, err, sizeof(err)) != PVBOOT_OK) {
+			if (pvboot_seal(0, NULL, err, sizeof(err)) != PVBOOT_OK) {
 				(void)!write(fds[1], err, strlen(err));
 				_exit(NOSEAL);
 			}
