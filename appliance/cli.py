@@ -53,8 +53,19 @@ def cmd_build(args) -> int:
     from .compiler import BuildOptions
     sources = _zone_sources(args.files, args.zone)
     options = BuildOptions(identity=args.identity, version=args.server_version)
+    if not args.target and (args.pvh or args.ip or args.gateway is not None or args.xen_dir):
+        raise CLIError("--pvh, --ip, --gateway and --xen-dir describe a VM image: add "
+                       "--target qemu|xen")
+    if args.target:
+        _check_vm_args(args)
+        if os.path.exists(args.output) and not os.path.isdir(args.output):
+            raise CLIError("-o %s: with --target the output is a directory" % args.output)
+        os.makedirs(args.output, exist_ok=True)
+        image_path = os.path.join(args.output, "appliance.img")
+    else:
+        image_path = args.output
     try:
-        res = build(sources, args.output, options)
+        res = build(sources, image_path, options)
     except ZoneError as e:
         for p in e.problems:
             print(str(p), file=sys.stderr)
@@ -67,13 +78,62 @@ def cmd_build(args) -> int:
                       for z in res.meta["zones"])
     print("built %s: %s; table %d bytes, %d names, %d answers; sha256 %s" % (
         res.path, zones, res.stats.table_len, res.stats.nodes, res.stats.entries,
-        res.digest))
+        res.digest), flush=True)
+    if args.target:
+        from . import vmimage
+        try:
+            m = vmimage.make(args.output, image_path, args.target, pvh=args.pvh, ip=args.ip,
+                             gateway=args.gateway, xen_dir=args.xen_dir, report=args.report,
+                             log=lambda line: print(line, flush=True))
+        except vmimage.VMImageError as e:
+            raise CLIError(str(e)) from None
+        print("built %s VM image in %s: kernel %s %s, initramfs %s (%d files), total %s; "
+              "guest %s%s; %s" % (
+                  args.target, args.output, m["kernel"]["release"], _size(m["kernel_size"]),
+                  _size(m["initrd_size"]), m["files"],
+                  _size(m["kernel_size"] + m["initrd_size"]), m["ip"],
+                  " via %s" % m["gateway"] if m["gateway"] else "",
+                  "xl create %s (%s)" % (os.path.join(args.output, "appliance.xl"),
+                                         "PVH" if m["pvh"] else "PV")
+                  if args.target == "xen" else
+                  "%s, then dig @127.0.0.1 -p 5353" % os.path.join(args.output, "run-qemu")))
     return EXIT_OK
+
+
+def _check_vm_args(args):
+    import ipaddress
+    if args.ip:
+        try:
+            iface = ipaddress.IPv4Interface(args.ip)
+        except ValueError:
+            raise CLIError("--ip wants A.B.C.D/N, got %r" % args.ip) from None
+        if "/" not in args.ip or iface.network.prefixlen > 30:
+            raise CLIError("--ip wants a prefix length of at most 30 (A.B.C.D/N), got %r"
+                           % args.ip)
+    if args.gateway:
+        parse_interface(args.ip or ("198.18.9.15/24" if args.target == "qemu"
+                                    else "198.18.7.2/24"), args.gateway)
+    if args.xen_dir and not args.xen_dir.startswith("/"):
+        raise CLIError("--xen-dir wants an absolute path in dom0, got %r" % args.xen_dir)
+    if args.report < 0:
+        raise CLIError("--report wants a number of seconds (0: never)")
+
+
+def _size(n: int) -> str:
+    return "%.1f MB" % (n / 1e6) if n >= 1e6 else "%.0f kB" % (n / 1e3)
 
 
 # -- inspect ----------------------------------------------------------------------------------
 def cmd_inspect(args) -> int:
+    from . import vmimage
     from .image import open_image
+    if os.path.isdir(args.image):
+        try:
+            m = vmimage.read_manifest(args.image)
+        except vmimage.VMImageError as e:
+            raise CLIError(str(e)) from None
+        inspect_vm(args.image, m)
+        args.image = os.path.join(args.image, "appliance.img")
     img = open_image(args.image)
     try:
         m = img.meta
@@ -93,6 +153,23 @@ def cmd_inspect(args) -> int:
     finally:
         img.close()
     return EXIT_OK
+
+
+def inspect_vm(path, m):
+    """The footprint of a VM image directory: kernel, initramfs and total, what the
+    initramfs holds."""
+    k = m["kernel"]
+    print("vm image  %s (target %s%s)" % (path, m["target"], ", PVH" if m["pvh"] else ""))
+    print("kernel    %s (%s %s, sha256 %s): %d bytes" % (
+        k["release"], k["package"], k["version"], k["sha256"][:16], m["kernel_size"]))
+    print("initramfs %d bytes gzip'd, %d unpacked, %d files, sha256 %s" % (
+        m["initrd_size"], m["initrd_unpacked"], m["files"], m["initrd_sha256"][:16]))
+    print("  holds   %s" % ", ".join("%s %d" % (k, v) for k, v in sorted(m["parts"].items())))
+    print("  modules %s" % " ".join(m["modules"]))
+    print("total     %d bytes (%s)" % (m["kernel_size"] + m["initrd_size"],
+                                       _size(m["kernel_size"] + m["initrd_size"])))
+    print("guest     %s%s, MAC %s, %d MiB" % (
+        m["ip"], " via %s" % m["gateway"] if m["gateway"] else "", m["mac"], m["memory_mb"]))
 
 
 def _quoted(s):
@@ -142,7 +219,10 @@ def cmd_run(args) -> int:
         spec = args.netdev
         iface = parse_interface(args.ip, args.gateway)
     memory = parse_memory(args.memory) if args.memory else None
-    if pv.launched() is None:
+    if args.report < 0:
+        raise CLIError("--report wants a number of seconds")
+    launched = pv.launched()
+    if launched is None:
         return exec_launcher(args, memory)
     if args.no_seal:
         print("appliance: WARNING: --no-seal: this process is NOT sealed; debugging only",
@@ -176,15 +256,22 @@ def cmd_run(args) -> int:
                 ", gateway %s" % args.gateway if args.gateway else "")
         seal = "NOT sealed (--no-seal)"
         if not args.no_seal:
+            # opened now, read after: the seal forbids opening files, not reading open ones
+            status = os.open("/proc/self/status", os.O_RDONLY)
             try:
-                seal = "sealed, %d system calls allowed" % pv.seal()
+                allowed = pv.seal(poweroff=launched["pid1"])
             except pv.SealError as e:
                 raise CLIError(str(e)) from None
+            seal = "sealed, %d system calls allowed (%s)" % (allowed, seal_state(status))
         print("serving %s from %s (sha256 %s) on %s" % (
             zones, args.image, img.digest[:16], where), flush=True)
         print("memory: %s; %s" % (memory_line(pv), seal), flush=True)
         try:
-            signum = serve(lambda sig: print(format_counters(counters()), flush=True))
+            report = lambda sig: print(format_counters(counters()), flush=True)  # noqa: E731
+            if args.report:
+                signum = serve(report, report_every=args.report)
+            else:
+                signum = serve(report)
         finally:
             pv.restore_signals()
         try:
@@ -197,6 +284,15 @@ def cmd_run(args) -> int:
     finally:
         netdev.close()
     return EXIT_OK
+
+
+def seal_state(fd: int) -> str:
+    """What the kernel says of this process: Seccomp and NoNewPrivs from /proc/self/status."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    fields = dict(line.split(":\t", 1) for line in os.read(fd, 8192).decode().splitlines()
+                  if ":\t" in line)
+    return "Seccomp %s, NoNewPrivs %s" % (fields.get("Seccomp", "?").strip(),
+                                          fields.get("NoNewPrivs", "?").strip())
 
 
 def memory_line(pv) -> str:
@@ -318,7 +414,8 @@ def _stack_counters(engine, stack, netdev):
 
 # -- bench ------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
-    """The load harness (bench/harness.py), or with --micro the pytest-benchmark suites."""
+    """The load harness (bench/harness.py); with --micro the pytest-benchmark suites; with
+    --boot the VM boot-time and footprint comparison (bench/vmboot.py)."""
     import subprocess
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     extra = list(args.bench_args)
@@ -329,6 +426,9 @@ def cmd_bench(args) -> int:
                "--benchmark-only", "-p", "no:cacheprovider"] + extra[1:]
         return subprocess.call(cmd, cwd=here)
     sys.path.insert(0, here)
+    if extra[:1] == ["--boot"]:
+        from bench import vmboot
+        return vmboot.main(extra[1:])
     from bench import harness
     return harness.main(extra)
 
@@ -353,10 +453,24 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--identity", help="CHAOS TXT id.server / hostname.bind (default REFUSED)")
     s.add_argument("--server-version", metavar="TEXT",
                    help="CHAOS TXT version.bind / version.server (default REFUSED)")
+    s.add_argument("--target", choices=("qemu", "xen"),
+                   help="also make a VM image: -o names a directory (vmlinuz, initrd.img, "
+                        "appliance.xl, run-qemu)")
+    s.add_argument("--pvh", action="store_true", help="the xl config boots PVH, not PV")
+    s.add_argument("--ip", metavar="A.B.C.D/N",
+                   help="the guest's address (default 198.18.9.15/24 for qemu, "
+                        "198.18.7.2/24 for xen)")
+    s.add_argument("--gateway", metavar="A.B.C.D",
+                   help="the guest's next hop (default 198.18.9.2 for qemu, none for xen)")
+    s.add_argument("--xen-dir", metavar="DIR",
+                   help="where the files will be in dom0, for appliance.xl (default: -o)")
+    s.add_argument("--report", type=int, default=60, metavar="SECONDS",
+                   help="the guest logs its counters this often (default 60; 0: never)")
     s.set_defaults(func=cmd_build)
 
-    s = sub.add_parser("inspect", help="show an image's zones, serials, sizes and hash")
-    s.add_argument("image", metavar="IMG")
+    s = sub.add_parser("inspect", help="show an image's zones, serials, sizes and hash "
+                                       "(a VM image directory: also kernel and initramfs)")
+    s.add_argument("image", metavar="IMG|DIR")
     s.set_defaults(func=cmd_inspect)
 
     s = sub.add_parser("run", help="serve an image")
@@ -372,11 +486,14 @@ def make_parser() -> argparse.ArgumentParser:
                    help="the memory region reserved at boot (default: the image + 32 MiB)")
     s.add_argument("--no-seal", action="store_true",
                    help="do not seal the process (debugging only; says so loudly)")
+    s.add_argument("--report", type=float, default=0, metavar="SECONDS",
+                   help="print the counters this often (default: on SIGUSR1 only)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("bench", add_help=False,
                        help="the benchmark against NSD, Knot and BIND (--help for options); "
-                            "--micro: the engine and build micro-benchmarks")
+                            "--micro: the engine and build micro-benchmarks; --boot: VM boot "
+                            "time and footprint")
     s.add_argument("bench_args", nargs=argparse.REMAINDER)
     s.set_defaults(func=cmd_bench)
     return p

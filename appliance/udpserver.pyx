@@ -12,8 +12,8 @@ from libc.stdio cimport snprintf
 from posix.unistd cimport write
 
 from appliance.engine cimport ENGINE_DROP, TRANSPORT_UDP, Engine, engine_answer
-from pvboot.netdev cimport (Netdev, nd_rx, nd_rx_done, nd_tx_buffer, nd_tx_commit,
-                            nd_tx_flush, signal_take, yield_ns)
+from pvboot.netdev cimport (Netdev, clock_ns, nd_rx, nd_rx_done, nd_tx_buffer,
+                            nd_tx_commit, nd_tx_flush, signal_take, yield_ns)
 from pvboot.pvboot cimport PVBOOT_BATCH, PVBOOT_OK, pvboot_frame, pvboot_netdev_t
 
 
@@ -33,11 +33,14 @@ cdef class SocketServer:
         self.engine = engine
         self.netdev = netdev
 
-    def serve(self, on_signal=None):
+    def serve(self, on_signal=None, double report_every=0):
         """Answer until SIGINT or SIGTERM; return the signal number.
 
-        ``on_signal(signum)`` is called (with the GIL) when SIGUSR1 arrives.
+        ``on_signal(signum)`` is called (with the GIL) when SIGUSR1 arrives, and every
+        ``report_every`` seconds if that is not 0.
         """
+        cdef uint64_t report_ns = <uint64_t>(report_every * 1e9)
+        cdef uint64_t next_report = clock_ns() + report_ns if report_ns else FOREVER
         cdef pvboot_netdev_t *nd = self.netdev.nd
         cdef pvboot_frame frames[PVBOOT_BATCH]
         cdef unsigned n = 0
@@ -51,9 +54,13 @@ cdef class SocketServer:
         while True:
             with nogil:
                 while True:
-                    yield_ns(FOREVER, &ready)
+                    yield_ns(next_report, &ready)
                     sig = signal_take()
                     if sig != 0:
+                        break
+                    if report_ns and clock_ns() >= next_report:
+                        next_report = clock_ns() + report_ns
+                        sig = SIGUSR1
                         break
                     while nd_rx(nd, frames, PVBOOT_BATCH, &n) == PVBOOT_OK:
                         for i in range(n):

@@ -17,11 +17,12 @@ those, i.e. roughly what a ``debootstrap --variant=minbase`` system already hold
 **Ours** (``appliance_runtime``). ``appliance run`` needs a Python 3.11 and the run-time parts of
 our package: appliance (cli, image, the engine and udpserver extensions), netstack, pvboot.
 A fresh interpreter (``-S``: no site, no .pth hooks) imports what ``appliance run`` imports
-(``RUNTIME_IMPORTS``, as in appliance/cli.py ``cmd_run``) and reports every module file and
-every shared object mapped. Files dpkg owns count through their packages' closure; the others
-("loose" files: our own, and a pyenv interpreter's) by their size on disk. dnslib is used at
-build time only; it is checked not to be imported. With Debian's ``/usr/bin/python3.11`` the
-only loose files are ours, so that row compares with the peers' rows.
+(``appliance.runtime.RUNTIME_MODULES``, as in appliance/cli.py ``cmd_run``) and reports every
+module file and every shared object mapped. Files dpkg owns count through their packages'
+closure; the others ("loose" files: our own, and a pyenv interpreter's) by their size on
+disk. dnslib is used at build time only; it is checked not to be imported. With Debian's
+``/usr/bin/python3.11`` the only loose files are ours, so that row compares with the peers'
+rows.
 
 **Image** (``image_bytes``) and **memory at rest** (``rss_at_rest_kib``, ``pss_at_rest_kib``)
 are measured by the harness on running servers. RSS summed over a server's processes counts
@@ -43,8 +44,6 @@ from dataclasses import dataclass, field
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = {"NSD": ["nsd"], "Knot": ["knot"], "BIND": ["bind9"]}
 DEBIAN_PYTHON = "/usr/bin/python3.11"
-RUNTIME_IMPORTS = ("appliance.cli", "appliance.engine", "appliance.image", "appliance.udpserver",
-                   "netstack.stack", "pvboot.netdev", "ipaddress")
 OUR_PACKAGES = ("appliance", "zones", "netstack", "pvboot")
 FIELDS = ("Package", "Architecture", "db:Status-Status", "Installed-Size", "Priority",
           "Essential", "Depends", "Pre-Depends", "Provides")
@@ -167,34 +166,12 @@ def closure_report(packages, loose_kib: int = 0) -> dict:
 
 # -- ours -------------------------------------------------------------------------------------
 
-_PROBE = r"""
-import sys
-for m in sys.argv[1:]:
-    __import__(m)
-files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
-with open("/proc/self/maps") as f:
-    for line in f:
-        p = line.split(None, 5)[-1].strip()
-        if p.startswith("/") and ".so" in p:
-            files.add(p)
-files.add(sys.executable)
-dnslib = "dnslib" in sys.modules
-import json  # noqa: E402 (after the census, so that only what the appliance imports counts)
-json.dump({"version": sys.version.split()[0], "dnslib": dnslib,
-           "files": sorted(f for f in files if f)}, sys.stdout)
-"""
-
-
 def runtime_files(python: str = DEBIAN_PYTHON) -> dict:
-    """What ``python`` loads to run the appliance: {"version", "dnslib", "files"}."""
-    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONDONTWRITEBYTECODE="1")
-    p = subprocess.run([python, "-S", "-c", _PROBE, *RUNTIME_IMPORTS], capture_output=True,
-                       text=True, env=env, cwd=ROOT)
-    if p.returncode != 0:
-        raise RuntimeError("%s cannot import the appliance: %s" % (
-            python, (p.stderr.strip().splitlines() or ["?"])[-1]))
-    info = json.loads(p.stdout)
-    info["files"] = [os.path.realpath(f) for f in info["files"]]
+    """What ``python`` loads to run the appliance (appliance/runtime.py, the same census the
+    VM image is built from), with the interpreter itself: {"version", "files"}."""
+    from appliance import runtime
+    info = runtime.runtime_files(python)      # refuses dnslib or the zone reader at run time
+    info["files"].append(os.path.realpath(info["executable"]))
     return info
 
 
@@ -239,8 +216,6 @@ def appliance_runtime(python: str = DEBIAN_PYTHON) -> dict:
     """Our run-time footprint under ``python``: closure_report of the packages owning the files
     it loads, with the loose files (ours, and a non-Debian interpreter's) added by size."""
     info = runtime_files(python)
-    if info["dnslib"]:
-        raise RuntimeError("dnslib is imported at run time")
     owned = owners(info["files"])
     loose = [f for f in info["files"] if f not in owned]
     ours = [f for f in loose if os.path.relpath(f, ROOT).split(os.sep)[0] in OUR_PACKAGES]
