@@ -62,3 +62,24 @@ def diff_image(tmp_path_factory):
     build([ZoneSource(p, o) for o, p in DIFF_ZONES.items()], path,
           BuildOptions(identity=IDENTITY))
     return path
+
+
+def build_vm(out_dir, target, *extra):
+    """`appliance build` of DIFF_ZONES as a VM image directory; returns the CLI's output."""
+    import subprocess
+    import sys
+    args = [sys.executable, "-m", "appliance.cli", "build", "--identity", IDENTITY,
+            "--target", target, "-o", str(out_dir), *extra]
+    for origin, path in DIFF_ZONES.items():
+        args += ["--zone", "%s=%s" % (origin, path)]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout
+
+
+@pytest.fixture(scope="session")
+def vm_qemu_dir(tmp_path_factory):
+    """DIFF_ZONES as a QEMU VM image (counters on the console every 2 s)."""
+    d = tmp_path_factory.mktemp("vm-qemu")
+    build_vm(d, "qemu", "--report", "2")
+    return str(d)

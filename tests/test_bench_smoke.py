@@ -36,3 +36,22 @@ def test_bench_smoke(tmp_path):
     # the topology is gone
     assert not [ns for ns in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                             text=True).stdout.split() if ns.startswith("ab")]
+
+
+@pytest.mark.slow
+def test_boot_bench_measures_both_images(tmp_path):
+    """`appliance bench --boot --boots 1`: our VM image and the NSD appliance both boot under
+    QEMU TCG and answer; boot times and sizes are reported side by side."""
+    p = subprocess.run([sys.executable, "-m", "appliance.cli", "bench", "--boot", "--boots", "1",
+                        "--out", str(tmp_path), "--no-readme"],
+                       capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    (js,) = [f for f in os.listdir(tmp_path) if f.endswith("-boot.json")]
+    res = json.loads((tmp_path / js).read_text())
+    for k in ("ours", "nsd"):
+        im = res["images"][k]
+        assert im["boot_median_s"] > 0 and im["initrd_bytes"] > 0, im
+        assert im["total_bytes"] == im["kernel_bytes"] + im["initrd_bytes"]
+    assert res["images"]["ours"]["kernel_bytes"] == res["images"]["nsd"]["kernel_bytes"]
+    md = (tmp_path / js.replace(".json", ".md")).read_text()
+    assert "time to first answer" in md and "200 kB" in md and "hundreds of MB" in md
