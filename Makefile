@@ -13,7 +13,7 @@ LISTEN    ?= 127.0.0.1:5353
 PYDEPS    := cython dnslib scapy pytest pytest-benchmark hypothesis ruff cython-lint setuptools wheel matplotlib
 # what the tests run against (real peers and clients, DESIGN.md section 8)
 APT_PKGS  := nsd knot knot-dnssecutils bind9 dnsperf bind9-dnsutils knot-dnsutils iproute2 \
-             iputils-ping
+             iputils-ping qemu-system-x86 binutils util-linux
 
 # hand-written sources (the .c files Cython generates next to each .pyx are not)
 SOURCES := $(shell find appliance zones netstack pvboot -name '*.py' -o -name '*.pyx' \
@@ -67,6 +67,7 @@ test-fast: $(BUILT)
 
 bench: syspkgs $(BUILT)
 	$(VENV)/bin/appliance bench
+	$(VENV)/bin/appliance bench --boot
 
 lint: $(BUILT)
 	$(VENV)/bin/ruff check appliance zones netstack pvboot bench tests

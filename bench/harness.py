@@ -262,19 +262,19 @@ def main(argv=None) -> int:
 BEGIN, END = "<!-- latest results: begin -->", "<!-- latest results: end -->"
 
 
-def update_readme(table: str):
+def update_readme(table: str, begin: str = BEGIN, end: str = END):
     """Put the latest tables and charts into bench/README.md, between its markers."""
     path = os.path.join(HERE, "README.md")
     with open(path) as f:
         text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
     else:
         head, tail = text.rstrip() + "\n\n", "\n"
     table = table.replace("\n# ", "\n## ", 1) if table.startswith("# ") else table
     with open(path, "w") as f:
-        f.write(head + BEGIN + "\n" + table.strip() + "\n" + END + tail)
+        f.write(head + begin + "\n" + table.strip() + "\n" + end + tail)
 
 
 def summary(progress, rec):

@@ -641,13 +641,16 @@ cdef class NetStack:
         out["tx_dropped"] = self.tx_dropped
         return out
 
-    def serve(self, Netdev netdev, on_signal=None):
+    def serve(self, Netdev netdev, on_signal=None, double report_every=0):
         """Run on a netdev until SIGINT or SIGTERM, and return that signal's number.
 
         The loop is pvboot's: yield until frames or a timer, take a batch from the ring,
         handle each frame, send the batch. ``on_signal(signum)`` runs (with the GIL) on
-        SIGUSR1. A gratuitous ARP goes out first (RFC 5227 2.3).
+        SIGUSR1, and every ``report_every`` seconds if that is not 0. A gratuitous ARP goes
+        out first (RFC 5227 2.3).
         """
+        cdef uint64_t report_ns = <uint64_t>(report_every * 1e9)
+        cdef uint64_t next_report = 0
         cdef Sink sink
         cdef pvboot_netdev_t *nd = netdev.nd
         cdef pvboot_frame frames[PVBOOT_BATCH]
@@ -664,6 +667,7 @@ cdef class NetStack:
             stack_announce(&self.s, &sink)
             nd_tx_flush(nd, &dropped)
             next_tick = clock_ns() + TICK_NS
+            next_report = clock_ns() + report_ns
         while True:
             with nogil:
                 while True:
@@ -684,6 +688,10 @@ cdef class NetStack:
                         nd_tx_flush(nd, &dropped)
                         self.tx_dropped += dropped
                         next_tick = now + TICK_NS
+                        if report_ns and now >= next_report:
+                            next_report = now + report_ns
+                            sig = SIGUSR1
+                            break
             if sig == SIGUSR1:
                 if on_signal is not None:
                     try:
