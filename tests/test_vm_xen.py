@@ -18,7 +18,11 @@ from tests.xenrig import GUEST_IP, XenRig
 
 pytestmark = pytest.mark.slow
 
-DIG_OPTS = ["+nocookie", "+noall", "+comments", "+answer", "+authority", "+additional"]
+# +ignore: a truncated answer is compared as it is (UDP only; the appliance serves no TCP)
+DIG_OPTS = ["+nocookie", "+ignore", "+noall", "+comments", "+answer", "+authority",
+            "+additional"]
+# dig's note of a datagram lost and sent again (it retries on its own; the answers must match)
+RETRIED = ";; communications error to %s#53: timed out"
 
 
 def queries() -> list[str]:
@@ -41,7 +45,7 @@ def normalise(lines: list[str]) -> list[str]:
     out = []
     for line in lines:
         line = re.sub(r"id: \d+", "id: N", line.rstrip())
-        if line:
+        if line and line != RETRIED % GUEST_IP:
             out.append(line)
     return out
 
@@ -70,7 +74,11 @@ def test_xen_guest_answers_from_dom0_over_netfront(mode, nsd, tmp_path):
     assert re.search(r"first answer [\d.]+ s after xl create", dom0), dom0[-6000:]
 
     # the answers: as NSD gives them for the same zones
-    got = normalise(rig.section("DIG-BEGIN", "DIG-END"))
+    answers = rig.section("DIG-BEGIN", "DIG-END")
+    got = normalise(answers)
+    # the bridge port of a new vif goes to forwarding only when netback reports the guest's
+    # Rx ring ready: a datagram sent in that moment can be lost, once, and dig sends it again
+    assert answers.count(RETRIED % GUEST_IP) <= 2, "\n".join(answers)
     want = nsd_answers(nsd, batch, tmp_path)
     assert got and got == want, "\n".join(
         "%s | %s" % (g, w) for g, w in zip(got, want, strict=False) if g != w)[:6000]

@@ -68,7 +68,10 @@ mkdir -p /dev/pts /run /var/log/xen/console /var/lib/xen /var/lib/xenstored
 mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /run; ln -s /run /var/run
 echo on > /proc/sys/kernel/printk_devkmsg
 mkfifo /run/log
-( while IFS= read -r l; do echo "XR: $l" > /dev/kmsg; done < /run/log ) &
+# the logger lags behind the script: it says when it has passed RIG-DONE, and only then does
+# the script power dom0 off
+( while IFS= read -r l; do echo "XR: $l" > /dev/kmsg; [ "$l" = RIG-DONE ] && break; done \
+  < /run/log; touch /run/logged ) &
 exec </dev/null >/run/log 2>&1
 up() { cut -d' ' -f1 /proc/uptime; }
 echo "dom0 up at $(up)"
@@ -109,7 +112,7 @@ echo "GUEST-CONSOLE-BEGIN"
 cat /var/log/xen/console/guest-@NAME@.log
 echo "GUEST-CONSOLE-END"
 echo "RIG-DONE"
-sleep 1
+for i in $(seq 1 600); do [ -e /run/logged ] && break; sleep 0.5; done
 poweroff -f
 """
 
@@ -223,6 +226,8 @@ class XenRig:
                 proc.wait(10)
         self.seconds = time.monotonic() - start
         self.log = "\n".join(out)
+        with open(os.path.join(self.workdir, "rig.log"), "w") as f:   # for a failing test
+            f.write(self.log + "\n")
         return self.log
 
     def dom0_lines(self) -> list[str]:
