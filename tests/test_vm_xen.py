@@ -76,9 +76,8 @@ def test_xen_guest_answers_from_dom0_over_netfront(mode, nsd, tmp_path):
     # the answers: as NSD gives them for the same zones
     answers = rig.section("DIG-BEGIN", "DIG-END")
     got = normalise(answers)
-    # the bridge port of a new vif goes to forwarding only when netback reports the guest's
-    # Rx ring ready: a datagram sent in that moment can be lost, once, and dig sends it again
-    assert answers.count(RETRIED % GUEST_IP) <= 2, "\n".join(answers)
+    # once the guest has answered, it loses nothing
+    assert answers.count(RETRIED % GUEST_IP) == 0, "\n".join(answers)
     want = nsd_answers(nsd, batch, tmp_path)
     assert got and got == want, "\n".join(
         "%s | %s" % (g, w) for g, w in zip(got, want, strict=False) if g != w)[:6000]

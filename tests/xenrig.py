@@ -93,7 +93,9 @@ echo "xl create returned at $(up)"
 xl list
 OK=0
 for i in $(seq 1 240); do
-  if dig @@GUEST_IP@ +time=1 +tries=1 +short SOA @ZONE@ | grep -q .; then OK=1; break; fi
+  # an answer, not dig's own error text (it prints that on stdout too)
+  if dig @@GUEST_IP@ +time=1 +tries=1 +noall +answer SOA @ZONE@ | grep -q "IN[[:space:]]*SOA"
+  then OK=1; break; fi
 done
 T1=$(up)
 if [ $OK = 1 ]; then
