@@ -515,6 +515,10 @@ def main(argv=None) -> int:
         return EXIT_FAIL
     except KeyboardInterrupt:
         return EXIT_FAIL
+    except BrokenPipeError:
+        # the reader has gone (`appliance inspect DIR | head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAIL
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, not a trace
         if os.environ.get("APPLIANCE_DEBUG") == "1":
             raise

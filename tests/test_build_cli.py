@@ -107,3 +107,17 @@ def test_check_zone_on_examples():
     p = run("check-zone", *[os.path.join(EX, f) for f in sorted(os.listdir(EX))])
     assert p.returncode == 0, p.stderr
     assert p.stdout.count(" is ok") == len(os.listdir(EX))
+
+
+def test_a_closed_pipe_is_a_quiet_stop(tmp_path):
+    """`appliance inspect IMG | head -1`: no internal error when the reader has gone."""
+    img = tmp_path / "x.img"
+    assert run("build", os.path.join(EX, "example.com.zone"), "-o", str(img)).returncode == 0
+    r, w = os.pipe()
+    os.close(r)                                  # the reader has gone before the first write
+    try:
+        p = subprocess.run(APPLIANCE + ["inspect", str(img)], stdout=w, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+    finally:
+        os.close(w)
+    assert p.returncode == 1 and p.stderr == "", p.stderr
