@@ -13,7 +13,8 @@ from posix.unistd cimport write
 
 from appliance.engine cimport ENGINE_DROP, TRANSPORT_UDP, Engine, engine_answer
 from pvboot.netdev cimport (Netdev, clock_ns, nd_rx, nd_rx_done, nd_tx_buffer,
-                            nd_tx_commit, nd_tx_flush, signal_take, yield_ns)
+                            nd_tx_commit, nd_tx_flush, run_report, signal_take,
+                            yield_ns)
 from pvboot.pvboot cimport PVBOOT_BATCH, PVBOOT_OK, pvboot_frame, pvboot_netdev_t
 
 
@@ -76,11 +77,8 @@ cdef class SocketServer:
                         nd_tx_flush(nd, &dropped)
                         self.tx_dropped += dropped
             if sig == SIGUSR1:
-                if on_signal is not None:
-                    try:
-                        on_signal(sig)
-                    except MemoryError:
-                        self.write_counters(1)     # the region is spent: no Python objects
+                if not run_report(on_signal, sig):
+                    self.write_counters(1)         # the region is spent: no Python objects
                 continue
             return sig
 

@@ -34,6 +34,7 @@ GUEST_STDLIB = "/usr/lib/python3.11"
 GUEST_OURS = "/usr/lib/appliance"
 GUEST_LIBDIR = "/usr/lib/x86_64-linux-gnu"
 GUEST_MODULES = "/usr/lib/modules"  # /lib -> usr/lib, as in Debian
+GUEST_MODULES_LIST = "/etc/appliance/modules"   # what PID 1 loads (pvboot/pvboot_guest.h)
 
 # the NIC drivers of each target (their dependencies are found from the modules themselves)
 NIC_MODULES = {"qemu": ["virtio_pci", "virtio_net"], "xen": ["xen_netfront"]}
@@ -134,7 +135,10 @@ def guest_name(host: str, stdlib: str) -> str | None:
 
 def runtime_tree(tree: cpio.Tree, parts: dict) -> dict:
     """Add the launcher, its libraries and the Python runtime; returns the probe's record."""
-    info = runtime.runtime_files()
+    try:
+        info = runtime.runtime_files()
+    except RuntimeError as e:
+        raise VMImageError("the runtime: %s" % e) from None
     stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
     launcher = launcher_path()
     tree.file("/init", stripped(launcher), 0o755)
@@ -160,21 +164,46 @@ def runtime_tree(tree: cpio.Tree, parts: dict) -> dict:
     return info
 
 
+def base_tree(*dirs) -> cpio.Tree:
+    """An initramfs's skeleton: the mount points its PID 1 uses, ``dirs``, and /dev/console
+    (the kernel opens it for init's stdio before anything is mounted)."""
+    tree = cpio.Tree()
+    for d in ("/dev", "/proc", "/sys", "/tmp") + dirs:
+        tree.dir(d)
+    tree.chardev("/dev/console", 5, 1)
+    return tree
+
+
+def add_busybox(tree: cpio.Tree):
+    """/bin/busybox from Debian's busybox-static: the shell and tools of the conventional
+    images built beside ours (bench/vmboot.py's NSD appliance, tests/xenrig.py's dom0)."""
+    root = debpkg.unpack("busybox-static")["root"]
+    with open(os.path.join(root, "bin", "busybox"), "rb") as f:
+        tree.file("/bin/busybox", f.read(), 0o755)
+
+
+def add_modules(tree: cpio.Tree, kern, names, list_path: str) -> tuple[list, int]:
+    """``names`` and the modules they depend on, in load order, under /usr/lib/modules, and
+    their paths one per line in ``list_path`` (what PID 1 loads); returns (order, bytes)."""
+    order = kern.modules_for(names)
+    paths, size = [], 0
+    for name in order:
+        data = kern.module_bytes(name)
+        p = "%s/%s/%s.ko" % (GUEST_MODULES, kern.version, name)
+        tree.file(p, data)
+        paths.append(p)
+        size += len(data)
+    tree.file(list_path, ("\n".join(paths) + "\n").encode())
+    return order, size
+
+
 def modules_tree(tree: cpio.Tree, kern, target: str, parts: dict) -> list:
     names = list(NIC_MODULES[target])
     if not kern.builtin(PACKET_CONFIG):
         if kern.config.get(PACKET_CONFIG) != "m":
             raise VMImageError("kernel %s has no AF_PACKET (%s)" % (kern.version, PACKET_CONFIG))
         names.insert(0, "af_packet")
-    order = kern.modules_for(names)
-    paths = []
-    for name in order:
-        data = kern.module_bytes(name)
-        p = "%s/%s/%s.ko" % (GUEST_MODULES, kern.version, name)
-        tree.file(p, data)
-        paths.append(p)
-        parts["modules"] = parts.get("modules", 0) + len(data)
-    tree.file("/etc/appliance/modules", ("\n".join(paths) + "\n").encode())
+    order, parts["modules"] = add_modules(tree, kern, names, GUEST_MODULES_LIST)
     return order
 
 
@@ -266,10 +295,7 @@ def make(out_dir: str, image_path: str, target: str, *, pvh: bool = False, ip: s
     with open(image_path, "rb") as f:
         image = f.read()
     parts = {}
-    tree = cpio.Tree()
-    for d in ("/dev", "/proc", "/sys", "/tmp"):
-        tree.dir(d)
-    tree.chardev("/dev/console", 5, 1)
+    tree = base_tree()
     # the kernel runs /sbin/poweroff on an orderly power-off (`xl shutdown`): the launcher,
     # run by that name, sends PID 1 SIGTERM (pvboot/launcher.c)
     tree.symlink("/sbin/poweroff", "../init")

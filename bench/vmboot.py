@@ -101,16 +101,11 @@ def build_ours(zone, origin, out):
 
 def build_nsd(zone, origin, out):
     """The conventional appliance: the same kernel, NSD and its library closure."""
-    from appliance import cpio, debpkg, vmimage
+    from appliance import debpkg, vmimage
     os.makedirs(out, exist_ok=True)
     kern = debpkg.kernel("cloud")
-    busybox = debpkg.unpack("busybox-static")["root"]
-    t = cpio.Tree()
-    for d in ("/proc", "/sys", "/dev", "/tmp", "/var/lib/nsd"):
-        t.dir(d)
-    t.chardev("/dev/console", 5, 1)
-    with open(os.path.join(busybox, "bin", "busybox"), "rb") as f:
-        t.file("/bin/busybox", f.read(), 0o755)
+    t = vmimage.base_tree("/var/lib/nsd")
+    vmimage.add_busybox(t)
     nsd = "/usr/sbin/nsd"
     with open(nsd, "rb") as f:
         t.file(nsd, f.read(), 0o755)
@@ -118,12 +113,7 @@ def build_nsd(zone, origin, out):
     t.file("/etc/nsd/nsd.conf", (NSD_CONF % {"ip": GUEST_IP, "origin": origin}).encode())
     with open(zone, "rb") as f:
         t.file("/etc/nsd/zone", f.read())
-    mods = []
-    for name in kern.modules_for(vmimage.NIC_MODULES["qemu"]):
-        p = "%s/%s/%s.ko" % (vmimage.GUEST_MODULES, kern.version, name)
-        t.file(p, kern.module_bytes(name))
-        mods.append(p)
-    t.file("/etc/modules-load", ("\n".join(mods) + "\n").encode())
+    vmimage.add_modules(t, kern, vmimage.NIC_MODULES["qemu"], "/etc/modules-load")
     t.file("/init", (NSD_INIT % {"ip": GUEST_IP, "gw": HOST_IP}).encode(), 0o755)
     initrd = t.initramfs()
     path = os.path.join(out, "initrd.img")

@@ -19,7 +19,7 @@ from netstack.arp cimport (ARP_PENDING, ARP_RESOLVED, ARP_SLOTS, ArpEntry, arp_f
                            arp_init, arp_learn, arp_lookup, arp_slot)
 from netstack.wire cimport *
 from pvboot.netdev cimport (Netdev, clock_ns, nd_rx, nd_rx_done, nd_tx_buffer, nd_tx_commit,
-                            nd_tx_flush, signal_take, yield_ns)
+                            nd_tx_flush, run_report, signal_take, yield_ns)
 from pvboot.pvboot cimport PVBOOT_BATCH, PVBOOT_OK, pvboot_frame, pvboot_netdev_t
 
 from libc.signal cimport SIGUSR1
@@ -693,11 +693,8 @@ cdef class NetStack:
                             sig = SIGUSR1
                             break
             if sig == SIGUSR1:
-                if on_signal is not None:
-                    try:
-                        on_signal(sig)
-                    except MemoryError:
-                        self.write_counters(1)     # the region is spent: no Python objects
+                if not run_report(on_signal, sig):
+                    self.write_counters(1)         # the region is spent: no Python objects
                 continue
             return sig
 

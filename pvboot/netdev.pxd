@@ -21,6 +21,7 @@ cdef pvboot_result_t nd_tx_flush(pvboot_netdev_t *nd, unsigned *dropped) noexcep
 cdef pvboot_result_t yield_ns(uint64_t deadline, uint64_t *ready) noexcept nogil
 cdef int signal_take() noexcept nogil
 cdef uint64_t clock_ns() noexcept nogil
+cdef bint run_report(object on_signal, int sig) except -1
 
 
 cdef class Netdev:

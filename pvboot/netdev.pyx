@@ -84,6 +84,19 @@ cdef uint64_t clock_ns() noexcept nogil:
     return pvboot_clock_monotonic()
 
 
+cdef bint run_report(object on_signal, int sig) except -1:
+    """The serve loops' SIGUSR1 (and periodic) report: ``on_signal(sig)``, with the GIL.
+    False when the memory region ran out while it ran: the caller then writes its counters in
+    C, without Python objects."""
+    if on_signal is None:
+        return True
+    try:
+        on_signal(sig)
+    except MemoryError:
+        return False
+    return True
+
+
 # -- Python ---------------------------------------------------------------------------------
 
 RESULTS = {

@@ -28,7 +28,7 @@ import re
 import subprocess
 import time
 
-from appliance import cpio, debpkg, vmimage
+from appliance import debpkg, vmimage
 
 XEN_HV = "xen-hypervisor-4.17-amd64"
 XEN_USER = ["xen-utils-4.17", "xen-utils-common", "xenstore-utils", "libxenmisc4.17",
@@ -139,14 +139,9 @@ class XenRig:
             out.write(f.read())
         dom0k = debpkg.kernel("generic")
         stages = [debpkg.unpack(p)["root"] for p in XEN_USER]
-        busybox = debpkg.unpack("busybox-static")["root"]
 
-        t = cpio.Tree()
-        for d in ("/proc", "/sys", "/dev", "/tmp", "/etc/xen/scripts"):
-            t.dir(d)
-        t.chardev("/dev/console", 5, 1)
-        with open(os.path.join(busybox, "bin", "busybox"), "rb") as f:
-            t.file("/bin/busybox", f.read(), 0o755)
+        t = vmimage.base_tree("/etc/xen/scripts")
+        vmimage.add_busybox(t)
         bins = []
         for b in XEN_BINS:
             src = next(os.path.join(s, b) for s in stages if os.path.exists(os.path.join(s, b)))
@@ -182,12 +177,7 @@ class XenRig:
                     t.file("/etc/xen/xl.conf", f.read())
         t.file("/etc/xen/scripts/vif-mini", VIF_MINI.encode(), 0o755)
         t.file("/etc/resolv.conf", b"nameserver %s\n" % GUEST_IP.encode())
-        mods = []
-        for name in dom0k.modules_for(DOM0_MODULES):
-            p = "/rig/mods/%s.ko" % name
-            t.file(p, dom0k.module_bytes(name))
-            mods.append(p)
-        t.file("/rig/modules", ("\n".join(mods) + "\n").encode())
+        vmimage.add_modules(t, dom0k, DOM0_MODULES, "/rig/modules")
         t.file("/rig/queries", ("\n".join(self.queries) + "\n").encode())
         for f in ("vmlinuz", "initrd.img", "appliance.xl"):
             with open(os.path.join(self.guest_dir, f), "rb") as fh:
